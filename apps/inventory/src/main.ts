@@ -1,0 +1,10 @@
+import { Service } from "@acme/server"
+import { Layer } from "effect"
+import { HttpLive } from "./Http.ts"
+import { SqlLive } from "./Sql.ts"
+
+HttpLive.pipe(
+  Layer.provide(SqlLive),
+  Layer.provide(Service.platform({ name: "inventory", port: 8082 })),
+  Service.run
+)

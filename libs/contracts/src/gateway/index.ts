@@ -1,0 +1,1 @@
+export { GatewayApi } from "./Api.ts"

@@ -1,0 +1,2 @@
+export { Checks, CheckStatus, HealthApi, NotReady } from "./Health.ts"
+export { problemBase, problemFields, problemType } from "./Problem.ts"

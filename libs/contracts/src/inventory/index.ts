@@ -1,0 +1,1 @@
+export { InventoryApi } from "./Api.ts"

@@ -1,0 +1,1 @@
+export { OrderApi } from "./Api.ts"

@@ -1,0 +1,1 @@
+export { PaymentApi } from "./Api.ts"

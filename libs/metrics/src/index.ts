@@ -1,0 +1,1 @@
+export { jsonLogger, layerJsonLogger } from "./Logging.ts"

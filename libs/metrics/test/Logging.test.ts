@@ -1,0 +1,64 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer, Logger } from "effect"
+import { jsonLogger, layerJsonLogger } from "../src/index.ts"
+
+const capture = () => {
+  const lines: Array<Record<string, any>> = []
+  return { lines, logger: jsonLogger("svc", (line) => lines.push(JSON.parse(line))) }
+}
+
+describe("JSON logs", () => {
+  it.effect("a line carries timestamp, level, service, message, annotations, trace and span ids", () => {
+    const { lines, logger } = capture()
+    return Effect.logInfo("hello", { n: 1 }).pipe(
+      Effect.annotateLogs("request_id", "r-1"),
+      Effect.withSpan("work"),
+      Effect.provide(Logger.layer([logger])),
+      Effect.andThen(
+        Effect.sync(() => {
+          assert.strictEqual(lines.length, 1)
+          const [line] = lines
+          assert.strictEqual(line.level, "info")
+          assert.strictEqual(line.service, "svc")
+          assert.strictEqual(line.message, 'hello {"n":1}')
+          assert.strictEqual(line.request_id, "r-1")
+          assert.match(line.trace_id, /^[0-9a-f]{32}$/)
+          assert.match(line.span_id, /^[0-9a-f]{16}$/)
+          assert.ok(!Number.isNaN(Date.parse(line.timestamp)))
+        })
+      )
+    )
+  })
+
+  it.effect("an error's cause is in the line", () => {
+    const { lines, logger } = capture()
+    return Effect.fail(new Error("boom")).pipe(
+      Effect.tapCause((cause) => Effect.logError("failed", cause)),
+      Effect.ignore,
+      Effect.provide(Logger.layer([logger])),
+      Effect.andThen(Effect.sync(() => assert.match(lines[0].error, /boom/)))
+    )
+  })
+
+  it.effect("LOG_LEVEL sets the minimum level", () => {
+    const lines: Array<Record<string, any>> = []
+    return Effect.gen(function* () {
+      yield* Effect.logInfo("dropped")
+      yield* Effect.logWarning("kept")
+    }).pipe(
+      Effect.provide(
+        layerJsonLogger("svc", (line) => lines.push(JSON.parse(line))).pipe(
+          Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ LOG_LEVEL: "Warn" })))
+        )
+      ),
+      Effect.andThen(
+        Effect.sync(() =>
+          assert.deepStrictEqual(
+            lines.map((line) => line.message),
+            ["kept"]
+          )
+        )
+      )
+    )
+  })
+})

@@ -1,0 +1,252 @@
+/**
+ * One way to boot a service. `Service.serve` turns a contract (HttpApi) and its handlers into a
+ * served HTTP app with health, OpenAPI, problem+json errors, request ids, a request timeout and
+ * a structured request log; `Service.platform` supplies the Node server, configuration,
+ * readiness and JSON logs; `Service.run` launches the whole layer as the process.
+ *
+ * Shutdown (SIGTERM/SIGINT interrupts the main fiber and scopes close in reverse order):
+ * 1. readiness turns 503 (`drain`), requests are still served for SHUTDOWN_DRAIN_DELAY;
+ * 2. the server stops accepting, in-flight requests finish (up to SHUTDOWN_TIMEOUT);
+ * 3. the layers built before the server (pools, relays, background fibers) are released.
+ */
+import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import type { HealthApi } from "@acme/contracts"
+import { NotReady } from "@acme/contracts"
+import { jsonLogger, layerJsonLogger } from "@acme/metrics"
+import {
+  Cause,
+  ConfigProvider,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Logger,
+  Runtime,
+  Tracer
+} from "effect"
+import type { Types } from "effect"
+import {
+  FetchHttpClient,
+  FindMyWay,
+  HttpIncomingMessage,
+  HttpMiddleware,
+  HttpRouter,
+  HttpServer,
+  HttpServerRequest,
+  HttpServerResponse
+} from "effect/http"
+import type { HttpApiGroup } from "effect/http-api"
+import { HttpApi, HttpApiBuilder } from "effect/http-api"
+import { createServer } from "node:http"
+import { enrich, fromCause, layerProblemDetails, pathOf, problem } from "./Problems.ts"
+import { Readiness } from "./Readiness.ts"
+import { ServerConfig } from "./ServerConfig.ts"
+
+const methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+/** The methods an API accepts on a path, for answering 405 with `Allow` instead of 404. */
+const allowedMethodsOf = (api: HttpApi.HttpApi<string, any>) => {
+  const router = FindMyWay.make<true>()
+  HttpApi.reflect(api, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint }) => router.on(endpoint.method, endpoint.path as FindMyWay.PathInput, true)
+  })
+  return (request: HttpServerRequest.HttpServerRequest): ReadonlyArray<string> => {
+    const path = pathOf(request.url)
+    return methods.filter((method) => router.find(method, path) !== undefined)
+  }
+}
+
+const requestIdPattern = /^[\w.:-]{1,128}$/
+
+/** Paths that are neither traced nor logged per request: probes and scrapes. */
+const isOperational = (request: HttpServerRequest.HttpServerRequest) =>
+  request.url.startsWith("/health/") || request.url.startsWith("/metrics")
+
+/**
+ * Wraps every request, matched or not: request id, request timeout (504), problem+json for
+ * every failure, the request log line.
+ */
+const kitMiddleware = (
+  allowedMethods: (request: HttpServerRequest.HttpServerRequest) => ReadonlyArray<string>
+) =>
+  HttpRouter.middleware<{ handles: unknown }>()(
+    Effect.gen(function* () {
+      const config = yield* ServerConfig
+      const readiness = yield* Readiness
+      const onTimeout = () =>
+        Effect.succeed(problem(504, `No response within ${Duration.format(config.requestTimeout)}`))
+      return (httpEffect): Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled> =>
+        Effect.withFiber((fiber) => {
+          const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
+          const incoming = request.headers["x-request-id"]
+          const requestId =
+            incoming !== undefined && requestIdPattern.test(incoming) ? incoming : crypto.randomUUID()
+          const traceId = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)?.traceId ?? requestId
+          const path = pathOf(request.url)
+          const started = performance.now()
+          return httpEffect.pipe(
+            Effect.timeoutOrElse({ duration: config.requestTimeout, orElse: onTimeout }),
+            Effect.catchCause((cause) => {
+              const response = fromCause(cause, allowedMethods, request)
+              return response.status >= 500
+                ? Effect.as(Effect.logError("request failed", cause), response)
+                : Effect.succeed(response)
+            }),
+            Effect.map((response) => {
+              const enriched = HttpServerResponse.setHeader(
+                enrich(response, { path, requestId, traceId }),
+                "x-request-id",
+                requestId
+              )
+              // Once draining, each connection closes after its response instead of idling
+              // until the keep-alive timeout and holding shutdown up.
+              return readiness.isDraining()
+                ? HttpServerResponse.setHeader(enriched, "connection", "close")
+                : enriched
+            }),
+            Effect.tap((response) =>
+              isOperational(request)
+                ? Effect.void
+                : Effect.logInfo("request").pipe(
+                    Effect.annotateLogs({
+                      method: request.method,
+                      path,
+                      status: response.status,
+                      duration_ms: Math.round((performance.now() - started) * 100) / 100
+                    })
+                  )
+            ),
+            Effect.annotateLogs("request_id", requestId)
+          )
+        })
+    }),
+    { global: true }
+  )
+
+/** Handlers of the health group that every contract includes (see `HealthApi`). */
+const healthHandlers = <Id extends string>(api: HttpApi.HttpApi<Id, any>) =>
+  HttpApiBuilder.group(
+    api as unknown as HttpApi.HttpApi<Id, typeof HealthApi>,
+    "health",
+    Effect.fn(function* (handlers) {
+      const readiness = yield* Readiness
+      return handlers
+        .handle("live", () => Effect.succeed({ status: "ok" as const }))
+        .handle("ready", () =>
+          Effect.flatMap(readiness.report, (report) =>
+            report.ready
+              ? Effect.succeed({ status: "ready" as const, checks: report.checks })
+              : Effect.fail(new NotReady({ draining: report.draining, checks: report.checks }))
+          )
+        )
+    })
+  ) as unknown as Layer.Layer<HttpApiGroup.Service<Id, "health">, never, Readiness>
+
+/**
+ * Serves a service's contract: the given handler layers for its own groups, the health group,
+ * `/openapi.json`, and the kit middleware. Readiness turns 503 and the drain delay passes
+ * before the server stops accepting.
+ */
+export const serve = <Id extends string, Groups extends HttpApiGroup.Constraint, E, R>(options: {
+  readonly api: HttpApi.HttpApi<Id, Groups>
+  /** Handler layers (`HttpApiBuilder.group`) for every group but `health`. */
+  readonly handlers: Layer.Layer<
+    Exclude<HttpApiGroup.ToService<Id, Groups>, HttpApiGroup.Service<Id, "health">>,
+    E,
+    R
+  >
+}) => {
+  const routes = HttpApiBuilder.layer(options.api, { openapiPath: "/openapi.json" }).pipe(
+    Layer.provide(healthHandlers(options.api)),
+    Layer.provide(options.handlers),
+    Layer.provide(layerProblemDetails)
+  )
+  const app = Layer.mergeAll(routes, kitMiddleware(allowedMethodsOf(options.api)))
+  const served = HttpRouter.serve(app, {
+    disableLogger: true,
+    disableListenLog: true,
+    // Passing a middleware is what turns on the server span per request (W3C traceparent in).
+    middleware: (httpEffect) => httpEffect
+  })
+  return Layer.effectDiscard(
+    Effect.gen(function* () {
+      const config = yield* ServerConfig
+      const readiness = yield* Readiness
+      yield* Layer.build(served)
+      const server = yield* HttpServer.HttpServer
+      yield* Effect.logInfo(`listening on ${HttpServer.formatAddress(server.address)}`)
+      // Added after the server's own finalizers, so it runs before them.
+      yield* Effect.addFinalizer(() =>
+        readiness.drain.pipe(
+          Effect.andThen(Effect.logInfo(`shutting down: draining for ${Duration.format(config.drainDelay)}`)),
+          Effect.andThen(Effect.sleep(config.drainDelay))
+        )
+      )
+    })
+  ).pipe(Layer.provide(Layer.succeed(HttpMiddleware.TracerDisabledWhen, isOperational)))
+}
+
+/** The Node HTTP server configured from {@link ServerConfig}. */
+export const layerNodeServer = Layer.unwrap(
+  Effect.gen(function* () {
+    const config = yield* ServerConfig
+    const keepAliveTimeout = Duration.toMillis(config.keepAliveTimeout)
+    const headersTimeout = Duration.toMillis(config.headersTimeout)
+    return NodeHttpServer.layer(
+      () => createServer({ keepAliveTimeout, headersTimeout, requestTimeout: headersTimeout + 30_000 }),
+      { port: config.port, host: config.host, gracefulShutdownTimeout: config.shutdownTimeout }
+    )
+  })
+)
+
+/** Everything a service runs on: Node server, configuration, readiness, JSON logs, body limit. */
+export const platform = (options: { readonly name: string; readonly port: number }) =>
+  Layer.mergeAll(layerNodeServer, Readiness.layer, bodyLimit).pipe(
+    Layer.provideMerge(ServerConfig.layer({ port: options.port })),
+    Layer.provideMerge(layerJsonLogger(options.name))
+  )
+
+/**
+ * The platform for tests: the same server and middleware on an ephemeral port of 127.0.0.1,
+ * configuration from `env` instead of the process environment, JSON logs to `log` (dropped
+ * by default), and an `HttpClient` whose relative URLs go to the server.
+ */
+export const platformTest = (options?: {
+  readonly env?: Record<string, string>
+  readonly log?: (line: string) => void
+}) =>
+  Layer.mergeAll(layerNodeServer, Readiness.layer, bodyLimit).pipe(
+    Layer.provideMerge(ServerConfig.layer({ port: 0 })),
+    Layer.provideMerge(
+      Layer.mergeAll(
+        Logger.layer([jsonLogger("test", options?.log ?? (() => {}))]),
+        ConfigProvider.layer(
+          ConfigProvider.fromUnknown({ HOST: "127.0.0.1", SHUTDOWN_DRAIN_DELAY: "0 millis", ...options?.env })
+        )
+      )
+    ),
+    (platform) => Layer.provideMerge(HttpServer.layerTestClient, platform),
+    Layer.provide(Layer.fresh(FetchHttpClient.layer))
+  )
+
+/** The request body limit (413 beyond it), from `BODY_LIMIT`. */
+const bodyLimit = Layer.effect(
+  HttpIncomingMessage.MaxBodySize,
+  Effect.gen(function* () {
+    return (yield* ServerConfig).bodyLimit
+  })
+)
+
+/**
+ * A shutdown asked for by SIGTERM/SIGINT is a success (exit 0), so orchestrators see a clean
+ * stop; a failure to start (bad config, database down) exits 1.
+ */
+const teardown: Runtime.Teardown = (exit, onExit) =>
+  Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)
+    ? onExit(0)
+    : Runtime.defaultTeardown(exit, onExit)
+
+/** Launches a service layer as the process: runs until SIGTERM/SIGINT, then shuts down. */
+export const run = <E>(layer: Layer.Layer<never, E>) => NodeRuntime.runMain(Layer.launch(layer), { teardown })

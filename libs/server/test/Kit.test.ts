@@ -1,0 +1,286 @@
+/**
+ * The service kit, exercised through a real HTTP server on an ephemeral port: every
+ * behaviour a service gets for free from `Service.serve` + `Service.platform`.
+ */
+import { HealthApi } from "@acme/contracts"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Deferred, Effect, Fiber, Layer, Ref, Schema, Scope } from "effect"
+import { HttpClient, HttpClientRequest } from "effect/http"
+import type { HttpClientResponse } from "effect/http"
+import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware } from "effect/http-api"
+import { Service } from "../src/index.ts"
+
+const Thing = Schema.Struct({
+  name: Schema.NonEmptyString,
+  quantity: Schema.Int.check(Schema.isGreaterThan(0))
+})
+
+class ThingsGroup extends HttpApiGroup.make("things").add(
+  HttpApiEndpoint.post("create", "/things", { payload: Thing, success: Thing }),
+  HttpApiEndpoint.get("get", "/things/:id", { params: { id: Schema.Int }, success: Thing }),
+  HttpApiEndpoint.get("slow", "/slow", { success: Schema.Struct({ done: Schema.Boolean }) }),
+  HttpApiEndpoint.get("boom", "/boom", { success: Thing })
+) {}
+
+class KitApi extends HttpApi.make("kit")
+  .add(HealthApi)
+  .add(ThingsGroup)
+  .middleware(HttpApiMiddleware.ProblemDetails) {}
+
+/** What the handlers record, so tests can see inside the server. */
+class Probe extends Context.Service<
+  Probe,
+  {
+    readonly slowStarted: Deferred.Deferred<void>
+    readonly slowInterrupted: Ref.Ref<boolean>
+    readonly backgroundInterrupted: Ref.Ref<boolean>
+  }
+>()("test/Probe") {}
+
+const ThingsLive = HttpApiBuilder.group(
+  KitApi,
+  "things",
+  Effect.fn(function* (handlers) {
+    const probe = yield* Probe
+    return handlers
+      .handle("create", ({ payload }) => Effect.succeed(payload))
+      .handle("get", ({ params }) => Effect.succeed({ name: `thing ${params.id}`, quantity: 1 }))
+      .handle("slow", () =>
+        Deferred.succeed(probe.slowStarted, undefined).pipe(
+          Effect.andThen(Effect.sleep("400 millis")),
+          Effect.onInterrupt(() => Ref.set(probe.slowInterrupted, true)),
+          Effect.as({ done: true })
+        )
+      )
+      .handle("boom", () => Effect.die(new Error("secret: connection string postgres://admin:hunter2@db")))
+  })
+)
+
+/** A background worker, as relays and sweepers are: it must not outlive shutdown. */
+const Background = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const probe = yield* Probe
+    yield* Effect.forkScoped(
+      Effect.never.pipe(Effect.onInterrupt(() => Ref.set(probe.backgroundInterrupted, true)))
+    )
+  })
+)
+
+interface Running {
+  readonly client: HttpClient.HttpClient
+  readonly probe: Probe["Service"]
+  readonly scope: Scope.Closeable
+  readonly logs: Array<Record<string, unknown>>
+}
+
+/** Starts the test service in its own scope, so a test can shut it down when it wants. */
+const start = (env: Record<string, string> = {}) =>
+  Effect.gen(function* () {
+    const logs: Array<Record<string, unknown>> = []
+    const probe = Probe.of({
+      slowStarted: yield* Deferred.make<void>(),
+      slowInterrupted: yield* Ref.make(false),
+      backgroundInterrupted: yield* Ref.make(false)
+    })
+    const app = Service.serve({ api: KitApi, handlers: ThingsLive }).pipe(
+      Layer.provideMerge(Background),
+      Layer.provideMerge(Service.platformTest({ env, log: (line) => logs.push(JSON.parse(line)) })),
+      Layer.provide(Layer.succeed(Probe, probe))
+    )
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(app, scope)
+    return { client: Context.get(context, HttpClient.HttpClient), probe, scope, logs } satisfies Running
+  })
+
+const withService = <A, E>(f: (running: Running) => Effect.Effect<A, E>, env?: Record<string, string>) =>
+  Effect.acquireUseRelease(start(env), f, ({ scope }) => Scope.close(scope, undefined as never))
+
+const problemOf = (response: HttpClientResponse.HttpClientResponse) =>
+  Effect.map(response.json, (body) => body as Record<string, unknown>)
+
+const postText = (client: HttpClient.HttpClient, body: string) =>
+  client.execute(HttpClientRequest.post("/things").pipe(HttpClientRequest.bodyText(body, "application/json")))
+
+describe("service kit", () => {
+  it.live("health: live and ready answer 200", () =>
+    withService(({ client }) =>
+      Effect.gen(function* () {
+        assert.strictEqual((yield* client.get("/health/live")).status, 200)
+        const ready = yield* client.get("/health/ready")
+        assert.strictEqual(ready.status, 200)
+        assert.deepStrictEqual(yield* ready.json, { status: "ready", checks: {} })
+      })
+    )
+  )
+
+  it.live("an unknown route is a 404 problem", () =>
+    withService(({ client }) =>
+      Effect.gen(function* () {
+        const response = yield* client.get("/nowhere?x=1")
+        assert.strictEqual(response.status, 404)
+        assert.strictEqual(response.headers["content-type"], "application/problem+json")
+        const problem = yield* problemOf(response)
+        assert.strictEqual(problem.status, 404)
+        assert.strictEqual(problem.title, "Not Found")
+        assert.strictEqual(problem.instance, "/nowhere")
+        assert.isString(problem.traceId)
+        assert.strictEqual(problem.requestId, response.headers["x-request-id"])
+      })
+    )
+  )
+
+  it.live("a known path with the wrong method is a 405 problem with Allow", () =>
+    withService(({ client }) =>
+      Effect.gen(function* () {
+        const response = yield* client.del("/things")
+        assert.strictEqual(response.status, 405)
+        assert.strictEqual(response.headers["allow"], "POST")
+        assert.strictEqual(response.headers["content-type"], "application/problem+json")
+        assert.strictEqual((yield* problemOf(response)).status, 405)
+      })
+    )
+  )
+
+  it.live("a schema violation is a 400 problem naming the field", () =>
+    withService(({ client }) =>
+      Effect.gen(function* () {
+        const response = yield* postText(client, JSON.stringify({ name: "bolt", quantity: -3 }))
+        assert.strictEqual(response.status, 400)
+        assert.strictEqual(response.headers["content-type"], "application/problem+json")
+        const problem = yield* problemOf(response)
+        assert.match(String(problem.detail), /payload\.quantity/)
+        assert.deepStrictEqual((problem.errors as Array<{ path: Array<unknown> }>)[0].path, [
+          "payload",
+          "quantity"
+        ])
+      })
+    )
+  )
+
+  it.live("a missing field is named too", () =>
+    withService(({ client }) =>
+      Effect.gen(function* () {
+        const problem = yield* Effect.flatMap(postText(client, JSON.stringify({ quantity: 2 })), problemOf)
+        assert.strictEqual(problem.status, 400)
+        assert.match(String(problem.detail), /payload\.name/)
+      })
+    )
+  )
+
+  it.live("malformed JSON is a 400 problem", () =>
+    withService(({ client }) =>
+      Effect.gen(function* () {
+        const response = yield* postText(client, '{"name": "bolt", ')
+        assert.strictEqual(response.status, 400)
+        const problem = yield* problemOf(response)
+        assert.match(String(problem.detail), /^payload: Expected a valid JSON body/)
+      })
+    )
+  )
+
+  it.live("a bad path parameter is a 400 problem naming it", () =>
+    withService(({ client }) =>
+      Effect.gen(function* () {
+        const problem = yield* Effect.flatMap(client.get("/things/abc"), problemOf)
+        assert.strictEqual(problem.status, 400)
+        assert.match(String(problem.detail), /params\.id/)
+      })
+    )
+  )
+
+  it.live("a body over the limit is a 413 problem", () =>
+    withService(
+      ({ client }) =>
+        Effect.gen(function* () {
+          const response = yield* postText(client, JSON.stringify({ name: "x".repeat(4096), quantity: 1 }))
+          assert.strictEqual(response.status, 413)
+          assert.strictEqual(response.headers["content-type"], "application/problem+json")
+          assert.strictEqual((yield* problemOf(response)).status, 413)
+          const small = yield* postText(client, JSON.stringify({ name: "bolt", quantity: 1 }))
+          assert.strictEqual(small.status, 200)
+        }),
+      { BODY_LIMIT: "1 KiB" }
+    )
+  )
+
+  it.live("a defect is a 500 problem with no internals, and is logged", () =>
+    withService(({ client, logs }) =>
+      Effect.gen(function* () {
+        const response = yield* client.get("/boom")
+        assert.strictEqual(response.status, 500)
+        const text = yield* response.text
+        const problem = JSON.parse(text)
+        assert.strictEqual(problem.title, "Internal Server Error")
+        assert.notMatch(text, /secret|hunter2|postgres|Error:|at /)
+        const logged = logs.find((line) => line.level === "error")
+        assert.match(String(logged?.error), /hunter2/)
+        assert.strictEqual(logged?.request_id, response.headers["x-request-id"])
+      })
+    )
+  )
+
+  it.live("a handler slower than REQUEST_TIMEOUT gets 504 and is interrupted", () =>
+    withService(
+      ({ client, probe }) =>
+        Effect.gen(function* () {
+          const response = yield* client.get("/slow")
+          assert.strictEqual(response.status, 504)
+          assert.strictEqual((yield* problemOf(response)).status, 504)
+          assert.isTrue(yield* Ref.get(probe.slowInterrupted))
+        }),
+      { REQUEST_TIMEOUT: "100 millis" }
+    )
+  )
+
+  it.live("the request id is taken from X-Request-Id, echoed, and in every log line of the request", () =>
+    withService(({ client, logs }) =>
+      Effect.gen(function* () {
+        const response = yield* client.execute(
+          HttpClientRequest.get("/things/7").pipe(HttpClientRequest.setHeader("x-request-id", "req-abc.123"))
+        )
+        assert.strictEqual(response.headers["x-request-id"], "req-abc.123")
+        const generated = yield* client.get("/things/8")
+        assert.match(generated.headers["x-request-id"] ?? "", /^[0-9a-f-]{36}$/)
+        const lines = logs.filter((line) => line.path === "/things/7")
+        assert.strictEqual(lines.length, 1)
+        assert.strictEqual(lines[0].request_id, "req-abc.123")
+        assert.strictEqual(lines[0].status, 200)
+      })
+    )
+  )
+
+  it.live("an unusable X-Request-Id is replaced, not echoed", () =>
+    withService(({ client }) =>
+      Effect.gen(function* () {
+        const response = yield* client.execute(
+          HttpClientRequest.get("/things/7").pipe(
+            HttpClientRequest.setHeader("x-request-id", "bad id\twith spaces")
+          )
+        )
+        assert.match(response.headers["x-request-id"] ?? "", /^[0-9a-f-]{36}$/)
+      })
+    )
+  )
+
+  it.live("on shutdown readiness is 503 at once, the in-flight request completes, no fiber is left", () =>
+    Effect.gen(function* () {
+      const { client, probe, scope } = yield* start({ SHUTDOWN_DRAIN_DELAY: "300 millis" })
+      const inFlight = yield* Effect.forkChild(client.get("/slow"))
+      yield* Deferred.await(probe.slowStarted)
+      const shutdown = yield* Effect.forkChild(Scope.close(scope, undefined as never))
+      yield* Effect.sleep("50 millis")
+      const ready = yield* client.get("/health/ready")
+      assert.strictEqual(ready.status, 503)
+      const problem = yield* problemOf(ready)
+      assert.strictEqual(problem.draining, true)
+      const slow = yield* Fiber.join(inFlight)
+      assert.strictEqual(slow.status, 200)
+      assert.deepStrictEqual(yield* slow.json, { done: true })
+      yield* Fiber.join(shutdown)
+      assert.isFalse(yield* Ref.get(probe.slowInterrupted))
+      assert.isTrue(yield* Ref.get(probe.backgroundInterrupted))
+      const after = yield* Effect.exit(client.get("/health/live"))
+      assert.strictEqual(after._tag, "Failure")
+    })
+  )
+})

@@ -1,0 +1,3 @@
+export * from "./Boot.ts"
+export * from "./Postgres.ts"
+export * from "./ServiceProcess.ts"
