@@ -12,7 +12,7 @@
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import type { HealthApi } from "@acme/contracts"
 import { NotReady } from "@acme/contracts"
-import { jsonLogger, layerJsonLogger } from "@acme/metrics"
+import { HttpMetrics, layerJsonLogger, layerTracing } from "@acme/metrics"
 import {
   Cause,
   ConfigProvider,
@@ -21,11 +21,12 @@ import {
   Effect,
   Exit,
   Layer,
-  Logger,
+  Metric,
   Runtime,
   Tracer
 } from "effect"
 import type { Types } from "effect"
+import { PrometheusMetrics } from "effect/observability"
 import {
   FetchHttpClient,
   FindMyWay,
@@ -65,8 +66,27 @@ const isOperational = (request: HttpServerRequest.HttpServerRequest) =>
   request.url.startsWith("/health/") || request.url.startsWith("/metrics")
 
 /**
+ * The duration histogram for one method, route template and status; cached, so recording a
+ * request allocates nothing once its series exists. Bounded by routes x methods x statuses.
+ */
+const durationSeries = new Map<string, Metric.Metric<number, unknown>>()
+const durationOf = (method: string, route: string, status: number) => {
+  const key = `${method} ${route} ${status}`
+  let series = durationSeries.get(key)
+  if (series === undefined) {
+    series = Metric.withAttributes(HttpMetrics.serverRequestDuration, {
+      "http.request.method": method,
+      "http.route": route,
+      "http.response.status_code": String(status)
+    })
+    durationSeries.set(key, series)
+  }
+  return series
+}
+
+/**
  * Wraps every request, matched or not: request id, request timeout (504), problem+json for
- * every failure, the request log line.
+ * every failure, metrics, the request log line.
  */
 const kitMiddleware = (
   allowedMethods: (request: HttpServerRequest.HttpServerRequest) => ReadonlyArray<string>
@@ -85,8 +105,17 @@ const kitMiddleware = (
             incoming !== undefined && requestIdPattern.test(incoming) ? incoming : crypto.randomUUID()
           const traceId = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)?.traceId ?? requestId
           const path = pathOf(request.url)
+          const operational = isOperational(request)
           const started = performance.now()
+          if (!operational) HttpMetrics.serverActiveRequests.modifyUnsafe(1, fiber.context)
+          // The router sets the route in the handler's fiber, which the timeout runs apart.
+          let route = "unmatched"
+          const captureRoute = Effect.withFiber((handlerFiber) => {
+            route = Context.getOrUndefined(handlerFiber.context, HttpRouter.RouteContext)?.route.path ?? route
+            return Effect.void
+          })
           return httpEffect.pipe(
+            Effect.ensuring(captureRoute),
             Effect.timeoutOrElse({ duration: config.requestTimeout, orElse: onTimeout }),
             Effect.catchCause((cause) => {
               const response = fromCause(cause, allowedMethods, request)
@@ -107,16 +136,21 @@ const kitMiddleware = (
                 : enriched
             }),
             Effect.tap((response) =>
-              isOperational(request)
-                ? Effect.void
-                : Effect.logInfo("request").pipe(
-                    Effect.annotateLogs({
-                      method: request.method,
-                      path,
-                      status: response.status,
-                      duration_ms: Math.round((performance.now() - started) * 100) / 100
-                    })
-                  )
+              Effect.withFiber((fiber) => {
+                if (operational) return Effect.void
+                const elapsed = performance.now() - started
+                HttpMetrics.serverActiveRequests.modifyUnsafe(-1, fiber.context)
+                durationOf(request.method, route, response.status).updateUnsafe(elapsed / 1000, fiber.context)
+                return Effect.logInfo("request").pipe(
+                  Effect.annotateLogs({
+                    method: request.method,
+                    route,
+                    path,
+                    status: response.status,
+                    duration_ms: Math.round(elapsed * 100) / 100
+                  })
+                )
+              })
             ),
             Effect.annotateLogs("request_id", requestId)
           )
@@ -163,12 +197,14 @@ export const serve = <Id extends string, Groups extends HttpApiGroup.Constraint,
     Layer.provide(options.handlers),
     Layer.provide(layerProblemDetails)
   )
-  const app = Layer.mergeAll(routes, kitMiddleware(allowedMethodsOf(options.api)))
+  const app = Layer.mergeAll(
+    routes,
+    kitMiddleware(allowedMethodsOf(options.api)),
+    PrometheusMetrics.layerHttp({ path: "/metrics" })
+  )
   const served = HttpRouter.serve(app, {
     disableLogger: true,
-    disableListenLog: true,
-    // Passing a middleware is what turns on the server span per request (W3C traceparent in).
-    middleware: (httpEffect) => httpEffect
+    disableListenLog: true
   })
   return Layer.effectDiscard(
     Effect.gen(function* () {
@@ -201,12 +237,15 @@ export const layerNodeServer = Layer.unwrap(
   })
 )
 
-/** Everything a service runs on: Node server, configuration, readiness, JSON logs, body limit. */
-export const platform = (options: { readonly name: string; readonly port: number }) =>
-  Layer.mergeAll(layerNodeServer, Readiness.layer, bodyLimit).pipe(
-    Layer.provideMerge(ServerConfig.layer({ port: options.port })),
-    Layer.provideMerge(layerJsonLogger(options.name))
+/** The server, its settings, readiness, tracing and the body limit: shared by both platforms. */
+const core = (name: string, port: number) =>
+  Layer.mergeAll(layerNodeServer, Readiness.layer, bodyLimit, layerTracing(name)).pipe(
+    Layer.provideMerge(ServerConfig.layer({ port }))
   )
+
+/** Everything a service runs on: Node server, configuration, readiness, tracing, JSON logs. */
+export const platform = (options: { readonly name: string; readonly port: number }) =>
+  core(options.name, options.port).pipe(Layer.provideMerge(layerJsonLogger(options.name)))
 
 /**
  * The platform for tests: the same server and middleware on an ephemeral port of 127.0.0.1,
@@ -214,22 +253,22 @@ export const platform = (options: { readonly name: string; readonly port: number
  * by default), and an `HttpClient` whose relative URLs go to the server.
  */
 export const platformTest = (options?: {
+  readonly name?: string
   readonly env?: Record<string, string>
   readonly log?: (line: string) => void
-}) =>
-  Layer.mergeAll(layerNodeServer, Readiness.layer, bodyLimit).pipe(
-    Layer.provideMerge(ServerConfig.layer({ port: 0 })),
+}) => {
+  const name = options?.name ?? "test"
+  return core(name, 0).pipe(
+    Layer.provideMerge(layerJsonLogger(name, options?.log ?? (() => {}))),
     Layer.provideMerge(
-      Layer.mergeAll(
-        Logger.layer([jsonLogger("test", options?.log ?? (() => {}))]),
-        ConfigProvider.layer(
-          ConfigProvider.fromUnknown({ HOST: "127.0.0.1", SHUTDOWN_DRAIN_DELAY: "0 millis", ...options?.env })
-        )
+      ConfigProvider.layer(
+        ConfigProvider.fromUnknown({ HOST: "127.0.0.1", SHUTDOWN_DRAIN_DELAY: "0 millis", ...options?.env })
       )
     ),
     (platform) => Layer.provideMerge(HttpServer.layerTestClient, platform),
     Layer.provide(Layer.fresh(FetchHttpClient.layer))
   )
+}
 
 /** The request body limit (413 beyond it), from `BODY_LIMIT`. */
 const bodyLimit = Layer.effect(

@@ -262,6 +262,31 @@ describe("service kit", () => {
     )
   )
 
+  it.live("/metrics serves the request-duration histogram labelled by route template", () =>
+    withService(({ client }) =>
+      Effect.gen(function* () {
+        yield* client.get("/things/7")
+        yield* client.get("/things/8")
+        const scrape = yield* client.get("/metrics")
+        assert.strictEqual(scrape.status, 200)
+        const text = yield* scrape.text
+        const count = text
+          .split("\n")
+          .find(
+            (line) =>
+              line.startsWith("http_server_request_duration_count{") &&
+              line.includes('http_route="/things/:id"') &&
+              line.includes('http_request_method="GET"') &&
+              line.includes('http_response_status_code="200"')
+          )
+        assert.isDefined(count, text)
+        assert.isAtLeast(Number(count?.split(" ").at(-1)), 2)
+        assert.notInclude(text, 'http_route="/things/7"')
+        assert.include(text, "http_server_active_requests")
+      })
+    )
+  )
+
   it.live("on shutdown readiness is 503 at once, the in-flight request completes, no fiber is left", () =>
     Effect.gen(function* () {
       const { client, probe, scope } = yield* start({ SHUTDOWN_DRAIN_DELAY: "300 millis" })
