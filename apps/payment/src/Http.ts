@@ -1,6 +1,6 @@
 import { PaymentApi } from "@acme/contracts/payment"
 import { Service } from "@acme/server"
-import { Layer } from "effect"
+import { PaymentsHttp } from "./Payments/PaymentsHttp.ts"
 
 /** The payment service's HTTP API, served by the service kit. */
-export const HttpLive = Service.serve({ api: PaymentApi, handlers: Layer.empty })
+export const HttpLive = Service.serve({ api: PaymentApi, handlers: PaymentsHttp })

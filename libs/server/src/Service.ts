@@ -200,7 +200,11 @@ export const serve = <Id extends string, Groups extends HttpApiGroup.Constraint,
   const app = Layer.mergeAll(
     routes,
     kitMiddleware(allowedMethodsOf(options.api)),
-    PrometheusMetrics.layerHttp({ path: "/metrics" })
+    // Prometheus names carry their unit: every `*.duration` metric is in seconds.
+    PrometheusMetrics.layerHttp({
+      path: "/metrics",
+      metricNameMapper: (name) => (name.endsWith(".duration") ? `${name}_seconds` : name)
+    })
   )
   const served = HttpRouter.serve(app, {
     disableLogger: true,

@@ -25,7 +25,8 @@ class ThingsGroup extends HttpApiGroup.make("things").add(
 class KitApi extends HttpApi.make("kit")
   .add(HealthApi)
   .add(ThingsGroup)
-  .middleware(HttpApiMiddleware.ProblemDetails) {}
+  .middleware(HttpApiMiddleware.ProblemDetails)
+  .annotate(HttpApi.ParseOptions, { errors: "all" }) {}
 
 /** What the handlers record, so tests can see inside the server. */
 class Probe extends Context.Service<
@@ -157,6 +158,22 @@ describe("service kit", () => {
     )
   )
 
+  it.live("every invalid field is named, not just the first", () =>
+    withService(({ client }) =>
+      Effect.gen(function* () {
+        const problem = yield* Effect.flatMap(
+          postText(client, JSON.stringify({ name: "", quantity: 0 })),
+          problemOf
+        )
+        assert.strictEqual(problem.status, 400)
+        assert.deepStrictEqual(
+          (problem.errors as Array<{ path: Array<unknown> }>).map((e) => e.path.join(".")).sort(),
+          ["payload.name", "payload.quantity"]
+        )
+      })
+    )
+  )
+
   it.live("a missing field is named too", () =>
     withService(({ client }) =>
       Effect.gen(function* () {
@@ -274,7 +291,7 @@ describe("service kit", () => {
           .split("\n")
           .find(
             (line) =>
-              line.startsWith("http_server_request_duration_count{") &&
+              line.startsWith("http_server_request_duration_seconds_count{") &&
               line.includes('http_route="/things/:id"') &&
               line.includes('http_request_method="GET"') &&
               line.includes('http_response_status_code="200"')
