@@ -40,6 +40,7 @@
  *   GATEWAY_URL, ORDER_URL, INVENTORY_URL, PAYMENT_URL
  *                                  where the services find each other (default: as started here)
  *   SHUTDOWN_DRAIN_DELAY           passed on (default "0 millis" here: no load balancer)
+ *   SEED_DEMO_DATA                 passed on (default "true" here: inventory adds the demo catalog)
  *   Everything else (LOG_LEVEL, ...) is passed on to the services as it is.
  */
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
@@ -219,6 +220,8 @@ const main = async () => {
   for (const spec of config.services) {
     const env: NodeJS.ProcessEnv = {
       ...urls,
+      // A local stack comes with the demo catalog (never overwrites existing products).
+      SEED_DEMO_DATA: "true",
       ...process.env,
       PORT: String(spec.port),
       HOST: config.host,

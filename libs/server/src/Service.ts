@@ -117,6 +117,9 @@ const kitMiddleware = (
           return httpEffect.pipe(
             Effect.ensuring(captureRoute),
             Effect.timeoutOrElse({ duration: config.requestTimeout, orElse: onTimeout }),
+            // The server runs the request fiber uninterruptibly up to here; without this a client
+            // that goes away would not interrupt the handler (nor its SQL and downstream calls).
+            Effect.interruptible,
             Effect.catchCause((cause) => {
               const response = fromCause(cause, allowedMethods, request)
               return response.status >= 500
@@ -210,12 +213,14 @@ export const serve = <Id extends string, Groups extends HttpApiGroup.Constraint,
     disableLogger: true,
     disableListenLog: true
   })
-  return Layer.effectDiscard(
+  // The server is built here, after every layer the handlers need (pools, migrations), so it
+  // only starts listening once requests can be answered.
+  return Layer.effectContext(
     Effect.gen(function* () {
       const config = yield* ServerConfig
       const readiness = yield* Readiness
-      yield* Layer.build(served)
-      const server = yield* HttpServer.HttpServer
+      const context = yield* Layer.build(Layer.provideMerge(served, layerNodeServer))
+      const server = Context.get(context, HttpServer.HttpServer)
       yield* Effect.logInfo(`listening on ${HttpServer.formatAddress(server.address)}`)
       // Added after the server's own finalizers, so it runs before them.
       yield* Effect.addFinalizer(() =>
@@ -224,6 +229,7 @@ export const serve = <Id extends string, Groups extends HttpApiGroup.Constraint,
           Effect.andThen(Effect.sleep(config.drainDelay))
         )
       )
+      return Context.make(HttpServer.HttpServer, server)
     })
   ).pipe(Layer.provide(Layer.succeed(HttpMiddleware.TracerDisabledWhen, isOperational)))
 }
@@ -243,18 +249,21 @@ export const layerNodeServer = Layer.unwrap(
 
 /** The server, its settings, readiness, tracing and the body limit: shared by both platforms. */
 const core = (name: string, port: number) =>
-  Layer.mergeAll(layerNodeServer, Readiness.layer, bodyLimit, layerTracing(name)).pipe(
+  Layer.mergeAll(Readiness.layer, bodyLimit, layerTracing(name)).pipe(
     Layer.provideMerge(ServerConfig.layer({ port }))
   )
 
-/** Everything a service runs on: Node server, configuration, readiness, tracing, JSON logs. */
+/**
+ * Everything a service runs on: configuration, readiness, tracing, JSON logs, the body limit.
+ * The HTTP server itself comes with {@link serve}.
+ */
 export const platform = (options: { readonly name: string; readonly port: number }) =>
   core(options.name, options.port).pipe(Layer.provideMerge(layerJsonLogger(options.name)))
 
 /**
- * The platform for tests: the same server and middleware on an ephemeral port of 127.0.0.1,
- * configuration from `env` instead of the process environment, JSON logs to `log` (dropped
- * by default), and an `HttpClient` whose relative URLs go to the server.
+ * The platform for tests: an ephemeral port of 127.0.0.1, configuration from `env` instead of
+ * the process environment, and JSON logs to `log` (dropped by default). Add
+ * {@link layerTestClient} on top of `serve` for an `HttpClient` that calls the server.
  */
 export const platformTest = (options?: {
   readonly name?: string
@@ -268,11 +277,14 @@ export const platformTest = (options?: {
       ConfigProvider.layer(
         ConfigProvider.fromUnknown({ HOST: "127.0.0.1", SHUTDOWN_DRAIN_DELAY: "0 millis", ...options?.env })
       )
-    ),
-    (platform) => Layer.provideMerge(HttpServer.layerTestClient, platform),
-    Layer.provide(Layer.fresh(FetchHttpClient.layer))
+    )
   )
 }
+
+/** An `HttpClient` whose relative URLs go to the served `HttpServer` (for tests). */
+export const layerTestClient = HttpServer.layerTestClient.pipe(
+  Layer.provide(Layer.fresh(FetchHttpClient.layer))
+)
 
 /** The request body limit (413 beyond it), from `BODY_LIMIT`. */
 const bodyLimit = Layer.effect(

@@ -8,6 +8,8 @@ import { Context, Deferred, Effect, Fiber, Layer, Ref, Schema, Scope } from "eff
 import { HttpClient, HttpClientRequest } from "effect/http"
 import type { HttpClientResponse } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware } from "effect/http-api"
+import { freePort } from "@acme/testing"
+import { connect } from "node:net"
 import { Service } from "../src/index.ts"
 
 const Thing = Schema.Struct({
@@ -83,7 +85,8 @@ const start = (env: Record<string, string> = {}) =>
       slowInterrupted: yield* Ref.make(false),
       backgroundInterrupted: yield* Ref.make(false)
     })
-    const app = Service.serve({ api: KitApi, handlers: ThingsLive }).pipe(
+    const app = Service.layerTestClient.pipe(
+      Layer.provideMerge(Service.serve({ api: KitApi, handlers: ThingsLive })),
       Layer.provideMerge(Background),
       Layer.provideMerge(Service.platformTest({ env, log: (line) => logs.push(JSON.parse(line)) })),
       Layer.provide(Layer.succeed(Probe, probe))
@@ -91,6 +94,17 @@ const start = (env: Record<string, string> = {}) =>
     const scope = yield* Scope.make()
     const context = yield* Layer.buildWithScope(app, scope)
     return { client: Context.get(context, HttpClient.HttpClient), probe, scope, logs } satisfies Running
+  })
+
+/** Whether something accepts TCP connections on the port of 127.0.0.1. */
+const accepts = (port: number) =>
+  Effect.callback<boolean>((resume) => {
+    const socket = connect(port, "127.0.0.1")
+    socket.once("connect", () => {
+      socket.destroy()
+      resume(Effect.succeed(true))
+    })
+    socket.once("error", () => resume(Effect.succeed(false)))
   })
 
 const withService = <A, E>(f: (running: Running) => Effect.Effect<A, E>, env?: Record<string, string>) =>
@@ -249,6 +263,23 @@ describe("service kit", () => {
     )
   )
 
+  it.live("a client that goes away interrupts the handler", () =>
+    withService(({ client, probe }) =>
+      Effect.gen(function* () {
+        const request = yield* Effect.forkChild(client.get("/slow"))
+        yield* Deferred.await(probe.slowStarted)
+        yield* Fiber.interrupt(request)
+        // The handler would finish on its own after 400 ms without being interrupted.
+        let interrupted = false
+        for (let i = 0; i < 100 && !interrupted; i++) {
+          yield* Effect.sleep("20 millis")
+          interrupted = yield* Ref.get(probe.slowInterrupted)
+        }
+        assert.isTrue(interrupted)
+      })
+    )
+  )
+
   it.live("the request id is taken from X-Request-Id, echoed, and in every log line of the request", () =>
     withService(({ client, logs }) =>
       Effect.gen(function* () {
@@ -302,6 +333,34 @@ describe("service kit", () => {
         assert.include(text, "http_server_active_requests")
       })
     )
+  )
+
+  it.live("the server listens only once the layers its handlers need are built", () =>
+    Effect.gen(function* () {
+      const port = yield* freePort
+      const gate = yield* Deferred.make<void>()
+      const probe = Probe.of({
+        slowStarted: yield* Deferred.make<void>(),
+        slowInterrupted: yield* Ref.make(false),
+        backgroundInterrupted: yield* Ref.make(false)
+      })
+      // A dependency of the handlers that takes its time, as a pool running migrations does.
+      const slowProbe = Layer.effect(Probe, Effect.as(Deferred.await(gate), probe))
+      const app = Service.serve({ api: KitApi, handlers: ThingsLive }).pipe(
+        Layer.provide(slowProbe),
+        Layer.provideMerge(Service.platformTest({ env: { PORT: String(port) } }))
+      )
+      yield* Effect.forkScoped(Effect.andThen(Layer.build(app), Effect.never))
+      yield* Effect.sleep("300 millis")
+      assert.isFalse(yield* accepts(port), "listening before its handlers could answer")
+      yield* Deferred.succeed(gate, undefined)
+      let listening = false
+      for (let i = 0; i < 100 && !listening; i++) {
+        yield* Effect.sleep("20 millis")
+        listening = yield* accepts(port)
+      }
+      assert.isTrue(listening)
+    }).pipe(Effect.scoped)
   )
 
   it.live("on shutdown readiness is 503 at once, the in-flight request completes, no fiber is left", () =>

@@ -33,5 +33,8 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint,
     ...(options.env === undefined ? {} : { env: options.env }),
     ...(options.log === undefined ? {} : { log: options.log })
   })
-  return Service.serve(options).pipe(Layer.provideMerge(platform))
+  return Service.layerTestClient.pipe(
+    Layer.provideMerge(Service.serve(options)),
+    Layer.provideMerge(platform)
+  )
 }
