@@ -108,6 +108,8 @@ try {
       ...(values.duration === undefined ? {} : { DURATION: values.duration }),
       K6_WEB_DASHBOARD: "true",
       K6_WEB_DASHBOARD_PORT: "-1",
+      // One-second periods, so that a short run (the smoke) still gets a report.
+      K6_WEB_DASHBOARD_PERIOD: "1s",
       K6_WEB_DASHBOARD_EXPORT: join(out, "report.html"),
       K6_NO_USAGE_REPORT: "true"
     }

@@ -1,0 +1,86 @@
+/**
+ * SQL for order events. `record` runs inside the transaction that changes the order, and takes
+ * the next number from the counter row, whose lock it holds until that transaction commits:
+ * numbers therefore become visible in increasing order, and a consumer reading "after N" never
+ * misses an event that commits later with a smaller number. It is the last write of a saga
+ * step's transaction, so the counter is held only for the commit.
+ */
+import type { OrderEvent } from "@acme/contracts/order"
+import { OrderEvent as OrderEventSchema } from "@acme/contracts/order"
+import { Context, Effect, Layer, Schema } from "effect"
+import { SqlClient } from "effect/sql"
+import { NumberFromInt8 } from "../SqlTypes.ts"
+
+export type NewEvent = Omit<OrderEvent, "sequence" | "occurredAt">
+
+const Row = Schema.Struct({
+  sequence: NumberFromInt8,
+  type: OrderEventSchema.fields.type,
+  order_id: OrderEventSchema.fields.orderId,
+  customer_id: OrderEventSchema.fields.customerId,
+  status: OrderEventSchema.fields.status,
+  reason: Schema.NullOr(
+    Schema.Literals([
+      "out_of_stock",
+      "unknown_sku",
+      "payment_declined",
+      "payment_unavailable",
+      "inventory_unavailable",
+      "cancelled_by_customer"
+    ])
+  ),
+  occurred_at: Schema.Date
+})
+const decodeRows = Schema.decodeUnknownEffect(Schema.Array(Row))
+
+export class EventsRepo extends Context.Service<
+  EventsRepo,
+  {
+    /** Records an event in the caller's transaction. */
+    readonly record: (event: NewEvent) => Effect.Effect<void>
+    /** Up to `limit` events numbered above `after`, in order. */
+    readonly list: (after: number, limit: number) => Effect.Effect<ReadonlyArray<OrderEvent>>
+  }
+>()("order/EventsRepo") {
+  static readonly layer = Layer.effect(
+    EventsRepo,
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+
+      const record = (event: NewEvent) =>
+        sql`
+          WITH next AS (
+            UPDATE order_event_counter SET last = last + 1 WHERE id RETURNING last
+          )
+          INSERT INTO order_events (sequence, type, order_id, customer_id, status, reason)
+          SELECT last, ${event.type}, ${event.orderId}, ${event.customerId}, ${event.status},
+                 ${event.reason ?? null}
+          FROM next
+        `.pipe(Effect.asVoid, Effect.orDie)
+
+      const list = (after: number, limit: number) =>
+        sql`
+          SELECT sequence, type, order_id, customer_id, status, reason, occurred_at
+          FROM order_events WHERE sequence > ${after}
+          ORDER BY sequence
+          LIMIT ${limit}
+        `.pipe(
+          Effect.flatMap(decodeRows),
+          Effect.map((rows) =>
+            rows.map((row): OrderEvent => ({
+              sequence: row.sequence,
+              type: row.type,
+              orderId: row.order_id,
+              customerId: row.customer_id,
+              status: row.status,
+              ...(row.reason === null ? {} : { reason: row.reason }),
+              occurredAt: row.occurred_at.toISOString()
+            }))
+          ),
+          Effect.orDie
+        )
+
+      return EventsRepo.of({ record, list })
+    })
+  )
+}

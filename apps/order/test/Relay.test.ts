@@ -1,0 +1,266 @@
+/**
+ * The outbox relay on its own, against a real PostgreSQL, with a scripted handler: backoff and
+ * dead letters, compensations that are never dead-lettered, defects that still back off,
+ * concurrent claims that never deliver a row twice, and the trace carried across the hop.
+ */
+import { Readiness } from "@acme/server"
+import { TestDatabase } from "@acme/testing"
+import { assert, describe, layer } from "@effect/vitest"
+import { ConfigProvider, Context, Effect, Layer, Logger, Option, Redacted, Ref } from "effect"
+import { SqlClient } from "effect/sql"
+import { Notifications } from "../src/Notifications/Notifications.ts"
+import type { OutboxMessage } from "../src/Outbox/OutboxRepo.ts"
+import { OutboxRepo } from "../src/Outbox/OutboxRepo.ts"
+import { currentTraceparent, DeliveryFailure, OutboxHandler, parentOf, Relay } from "../src/Outbox/Relay.ts"
+import { SqlLive } from "../src/Sql.ts"
+
+/** What the scripted handler does with a command, by its name. */
+type Script = (message: OutboxMessage) => Effect.Effect<void, DeliveryFailure>
+
+class Scripted extends Context.Service<
+  Scripted,
+  {
+    readonly script: Ref.Ref<Script>
+    readonly delivered: Ref.Ref<ReadonlyArray<{ readonly id: number; readonly traceId: string | undefined }>>
+    readonly deadLettered: Ref.Ref<ReadonlyArray<number>>
+  }
+>()("test/Scripted") {}
+
+const ScriptedLive = Layer.effect(
+  Scripted,
+  Effect.gen(function* () {
+    return {
+      script: yield* Ref.make<Script>(() => Effect.void),
+      delivered: yield* Ref.make<
+        ReadonlyArray<{ readonly id: number; readonly traceId: string | undefined }>
+      >([]),
+      deadLettered: yield* Ref.make<ReadonlyArray<number>>([])
+    }
+  })
+)
+
+const HandlerLive = Layer.effect(
+  OutboxHandler,
+  Effect.gen(function* () {
+    const scripted = yield* Scripted
+    return OutboxHandler.of({
+      handle: (message) =>
+        Effect.gen(function* () {
+          const script = yield* Ref.get(scripted.script)
+          yield* script(message)
+          const span = yield* Effect.option(Effect.currentSpan)
+          const traceId = Option.getOrUndefined(Option.map(span, (s) => s.traceId))
+          yield* Ref.update(scripted.delivered, (all) => [...all, { id: message.id, traceId }])
+          return Effect.void
+        }),
+      deadLettered: (message) => Ref.update(scripted.deadLettered, (all) => [...all, message.id]),
+      abandon: () => Effect.succeed(Option.none())
+    })
+  })
+)
+
+const env = {
+  OUTBOX_MAX_ATTEMPTS: "3",
+  OUTBOX_BACKOFF_BASE: "1 second",
+  OUTBOX_BACKOFF_MAX: "4 seconds"
+}
+
+const TestLive = Layer.unwrap(
+  Effect.gen(function* () {
+    const db = yield* TestDatabase.make
+    return Relay.layerManual.pipe(
+      Layer.provide(HandlerLive),
+      Layer.provideMerge(Layer.mergeAll(OutboxRepo.layer, Notifications.layer)),
+      Layer.provideMerge(ScriptedLive),
+      Layer.provideMerge(SqlLive),
+      Layer.provide(Readiness.layer),
+      Layer.provide(
+        ConfigProvider.layer(ConfigProvider.fromUnknown({ DATABASE_URL: Redacted.value(db.url), ...env }))
+      )
+    )
+  })
+).pipe(Layer.orDie, Layer.provideMerge(Logger.layer([])))
+
+let sagas = 0
+const newSaga = () => `00000000-0000-4000-8000-${(++sagas).toString().padStart(12, "0")}`
+
+const enqueue = (options: { readonly retryUntilDone?: boolean; readonly sagaId?: string } = {}) =>
+  Effect.gen(function* () {
+    const repo = yield* OutboxRepo
+    const sql = yield* SqlClient.SqlClient
+    const sagaId = options.sagaId ?? newSaga()
+    yield* repo.enqueue({
+      sagaId,
+      command: "test",
+      payload: {},
+      secret: { token: "s3cret" },
+      retryUntilDone: options.retryUntilDone ?? false,
+      traceparent: yield* currentTraceparent
+    })
+    const rows = yield* sql<{ id: string }>`SELECT id::text FROM outbox WHERE saga_id = ${sagaId}`.pipe(
+      Effect.orDie
+    )
+    return Number(rows[0].id)
+  })
+
+const rowOf = (id: number) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{
+      status: string
+      attempts: number
+      delay_ms: number
+      last_error: string | null
+      secret: unknown
+    }>`
+      SELECT status, attempts, last_error, secret,
+             extract(epoch FROM next_attempt_at - clock_timestamp())::float8 * 1000 AS delay_ms
+      FROM outbox WHERE id = ${id}
+    `.pipe(Effect.orDie)
+    return rows[0]
+  })
+
+/** Makes a row due now (instead of waiting out its backoff). */
+const makeDue = (id: number) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`UPDATE outbox SET next_attempt_at = clock_timestamp() WHERE id = ${id}`.pipe(Effect.orDie)
+  })
+
+const setScript = (script: Script) =>
+  Effect.gen(function* () {
+    const scripted = yield* Scripted
+    yield* Ref.set(scripted.script, script)
+  })
+
+const failing =
+  (retryable: boolean): Script =>
+  () =>
+    Effect.fail(new DeliveryFailure({ message: "downstream said no", retryable }))
+
+describe("Relay", () => {
+  layer(TestLive, { excludeTestServices: true, timeout: "60 seconds" })((it) => {
+    it.effect(
+      "delivers a due row once, in the trace of the span that enqueued it, and erases its secret",
+      () =>
+        Effect.gen(function* () {
+          const relay = yield* Relay
+          const scripted = yield* Scripted
+          yield* setScript(() => Effect.void)
+          const { id, traceId } = yield* Effect.gen(function* () {
+            const span = yield* Effect.currentSpan
+            return { id: yield* enqueue(), traceId: span.traceId }
+          }).pipe(Effect.withSpan("Test.enqueue"))
+          assert.isTrue(yield* relay.processOne)
+          assert.isFalse(yield* relay.processOne, "nothing else is due")
+          const delivered = (yield* Ref.get(scripted.delivered)).filter((d) => d.id === id)
+          assert.deepStrictEqual(delivered, [{ id, traceId }])
+          const row = yield* rowOf(id)
+          assert.deepStrictEqual([row.status, row.attempts, row.secret], ["done", 1, null])
+        })
+    )
+
+    it.effect("a failed delivery backs off (full jitter under a doubling bound), then is dead-lettered", () =>
+      Effect.gen(function* () {
+        const relay = yield* Relay
+        const scripted = yield* Scripted
+        yield* setScript(failing(true))
+        const id = yield* enqueue()
+        // Attempt 1 fails: due again within [0, 1 s). Attempt 2: within [0, 2 s).
+        for (const [attempt, bound] of [
+          [1, 1000],
+          [2, 2000]
+        ] as const) {
+          assert.isTrue(yield* relay.processOne)
+          const row = yield* rowOf(id)
+          assert.deepStrictEqual(
+            [row.status, row.attempts, row.last_error],
+            ["pending", attempt, "downstream said no"]
+          )
+          assert.isAtMost(row.delay_ms, bound)
+          assert.isFalse(yield* relay.processOne, "not due before its backoff")
+          yield* makeDue(id)
+        }
+        // Attempt 3 of 3: dead, kept, handed to the handler.
+        assert.isTrue(yield* relay.processOne)
+        const row = yield* rowOf(id)
+        assert.deepStrictEqual([row.status, row.attempts, row.secret], ["dead", 3, null])
+        assert.include(yield* Ref.get(scripted.deadLettered), id)
+      })
+    )
+
+    it.effect("a permanent failure is dead-lettered at once; a compensation is retried past the limit", () =>
+      Effect.gen(function* () {
+        const relay = yield* Relay
+        const scripted = yield* Scripted
+        yield* setScript(failing(false))
+        const permanent = yield* enqueue()
+        assert.isTrue(yield* relay.processOne)
+        assert.strictEqual((yield* rowOf(permanent)).status, "dead")
+
+        const compensation = yield* enqueue({ retryUntilDone: true })
+        for (let attempt = 1; attempt <= 5; attempt++) {
+          assert.isTrue(yield* relay.processOne)
+          const row = yield* rowOf(compensation)
+          assert.deepStrictEqual([row.status, row.attempts], ["pending", attempt])
+          // Capped at OUTBOX_BACKOFF_MAX.
+          assert.isAtMost(row.delay_ms, 4000)
+          yield* makeDue(compensation)
+        }
+        yield* setScript(() => Effect.void)
+        assert.isTrue(yield* relay.processOne)
+        assert.strictEqual((yield* rowOf(compensation)).status, "done")
+        assert.notInclude(yield* Ref.get(scripted.deadLettered), compensation)
+      })
+    )
+
+    it.effect("a defect while delivering rolls back, counts the attempt and backs off", () =>
+      Effect.gen(function* () {
+        const relay = yield* Relay
+        yield* setScript(() => Effect.die(new Error("bug in the handler")))
+        const id = yield* enqueue()
+        assert.isTrue(yield* relay.processOne)
+        const row = yield* rowOf(id)
+        assert.deepStrictEqual([row.status, row.attempts], ["pending", 1])
+        assert.include(row.last_error ?? "", "bug in the handler")
+        assert.isFalse(yield* relay.processOne, "backing off, not looping")
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`UPDATE outbox SET status = 'done', finished_at = now() WHERE id = ${id}`.pipe(Effect.orDie)
+      })
+    )
+
+    it.effect("8 relays claiming concurrently deliver each of 40 rows exactly once", () =>
+      Effect.gen(function* () {
+        const relay = yield* Relay
+        const scripted = yield* Scripted
+        yield* Ref.set(scripted.delivered, [])
+        yield* setScript(() => Effect.sleep("10 millis"))
+        const ids = yield* Effect.forEach(Array.from({ length: 40 }), () => enqueue())
+        const workers = Array.from({ length: 8 }, () =>
+          Effect.gen(function* () {
+            while (yield* relay.processOne) {
+              // keep claiming
+            }
+          })
+        )
+        yield* Effect.all(workers, { concurrency: "unbounded", discard: true })
+        const delivered = (yield* Ref.get(scripted.delivered)).map((d) => d.id).sort((a, b) => a - b)
+        assert.deepStrictEqual(
+          delivered,
+          [...ids].sort((a, b) => a - b)
+        )
+      })
+    )
+
+    it.effect("a traceparent round-trips to the span it names", () =>
+      Effect.gen(function* () {
+        const span = yield* Effect.currentSpan
+        const traceparent = yield* currentTraceparent
+        const parent = parentOf(traceparent)
+        assert.strictEqual(parent?.traceId, span.traceId)
+        assert.strictEqual(parent?.spanId, span.spanId)
+        assert.isUndefined(parentOf(undefined))
+      }).pipe(Effect.withSpan("Test.roundTrip"))
+    )
+  })
+})
