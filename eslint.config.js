@@ -42,6 +42,11 @@ export default tseslint.config(
     }
   },
   {
+    // k6 scripts run in k6's JavaScript runtime, which provides these.
+    files: ["loadtests/**/*.js", "infra/k6/**/*.js"],
+    languageOptions: { globals: { __ENV: "readonly", __VU: "readonly", __ITER: "readonly" } }
+  },
+  {
     files: ["**/test/**", "**/*.test.ts", "**/vitest.config.ts"],
     rules: { "acme/boundaries": ["error", { depConstraints: depConstraints({ tests: true }) }] }
   }
