@@ -85,10 +85,14 @@ export interface RequestInfo {
 export const isTransientStatus = (status: number): boolean =>
   status === 408 || status === 429 || status === 502 || status === 503 || status === 504
 
-// Connection refused / reset and socket-level timeouts, as reported by Node's
-// `net` module and by undici (the engine behind the global `fetch`).
+// Connection refused / reset, socket-level timeouts and names that do not resolve, as reported
+// by Node's `net` and `dns` modules and by undici (the engine behind the global `fetch`). A
+// service name that does not resolve is, in compose and Kubernetes, a service that is not
+// there right now (stopped, being rescheduled): unavailable, not a bug.
 const transientCodes: ReadonlySet<string> = new Set([
   "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
   "ECONNRESET",
   "ECONNABORTED",
   "EPIPE",

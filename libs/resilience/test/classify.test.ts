@@ -16,11 +16,12 @@ describe("Classify", () => {
     }
   })
 
-  it("recognises connection refused / reset and timeouts on the cause chain", () => {
+  it("recognises connection refused / reset, unresolvable names and timeouts on the cause chain", () => {
     assert.isTrue(Classify.isTransient(transportError("ECONNREFUSED")))
     assert.isTrue(Classify.isTransient(transportError("ECONNRESET")))
     assert.isTrue(Classify.isTransient(transportError("UND_ERR_CONNECT_TIMEOUT")))
-    assert.isFalse(Classify.isTransient(transportError("ENOTFOUND")))
+    assert.isTrue(Classify.isTransient(transportError("ENOTFOUND")))
+    assert.isTrue(Classify.isTransient(transportError("EAI_AGAIN")))
     assert.isFalse(Classify.isTransient(transportError("CERT_HAS_EXPIRED")))
     assert.isTrue(Classify.isTransient(Object.assign(new Error("reset"), { code: "ECONNRESET" })))
     assert.isTrue(Classify.isTransient(new TimeoutError({ duration: Duration.seconds(1) })))
