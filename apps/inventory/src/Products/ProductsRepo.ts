@@ -1,3 +1,4 @@
+import { NumberFromInt8 } from "@acme/pool"
 /**
  * SQL for the catalog: products and their stock levels. Rows are decoded into the domain's
  * `Product`; database and decode failures are defects here, so callers see only `Product`s.
@@ -6,7 +7,6 @@ import type { Product } from "@acme/contracts/inventory"
 import { Sku } from "@acme/contracts"
 import { Array as Arr, Context, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient, SqlSchema } from "effect/sql"
-import { NumberFromInt8 } from "../SqlTypes.ts"
 
 /** A `products` row as the queries below select it. */
 const ProductRow = Schema.Struct({

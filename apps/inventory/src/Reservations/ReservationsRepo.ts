@@ -1,3 +1,4 @@
+import { NumberFromInt8 } from "@acme/pool"
 /**
  * SQL for reservations and the stock they hold. Every method that changes stock expects to run
  * inside `transaction`, and takes row locks on products in SKU order (`lockStock`,
@@ -9,7 +10,6 @@ import { ReservationState } from "@acme/contracts/inventory"
 import { OrderId, Sku } from "@acme/contracts"
 import { Array as Arr, Context, DateTime, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient, SqlError } from "effect/sql"
-import { NumberFromInt8 } from "../SqlTypes.ts"
 
 /** A product's stock and price, read under a row lock. */
 export interface LockedStock {

@@ -1,3 +1,4 @@
+import { NumberFromInt8 } from "@acme/pool"
 /**
  * SQL for order events. `record` runs inside the transaction that changes the order, and takes
  * the next number from the counter row, whose lock it holds until that transaction commits:
@@ -9,7 +10,6 @@ import type { OrderEvent } from "@acme/contracts/order"
 import { OrderEvent as OrderEventSchema } from "@acme/contracts/order"
 import { Context, Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
-import { NumberFromInt8 } from "../SqlTypes.ts"
 
 export type NewEvent = Omit<OrderEvent, "sequence" | "occurredAt">
 

@@ -1,3 +1,4 @@
+import { NumberFromInt8 } from "@acme/pool"
 /**
  * SQL for orders. Lines are kept as JSON in their wire shape (`unitPrice` once priced); the saga
  * state as JSON of `SagaState`. Every time is the database's (`clock_timestamp()`), shared by all
@@ -12,7 +13,6 @@ import { Context, DateTime, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { channel, orderPayload } from "../Notifications/Notifications.ts"
 import { SagaState } from "../Saga/Saga.ts"
-import { NumberFromInt8 } from "../SqlTypes.ts"
 
 /** An order as stored. */
 export interface OrderRecord {

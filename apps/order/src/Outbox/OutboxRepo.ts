@@ -1,3 +1,4 @@
+import { NumberFromInt8 } from "@acme/pool"
 /**
  * SQL of the transactional outbox. `enqueue` runs inside the caller's transaction (that is the
  * point of an outbox: the command commits with the state that asks for it, or not at all) and
@@ -10,7 +11,6 @@ import { Context, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import type { Statement } from "effect/sql"
 import { channel, outboxPayload } from "../Notifications/Notifications.ts"
-import { NumberFromInt8 } from "../SqlTypes.ts"
 
 /**
  * Set while a relay worker delivers a row. Commands enqueued then do not notify the relays: the
