@@ -120,7 +120,8 @@ apt_install() {
     { tail -20 "$work/apt.log" >&2; fail "apt-get install ${missing[*]}"; }
 }
 for tool in curl openssl; do command -v "$tool" >/dev/null || apt_install "$tool"; done
-command -v docker >/dev/null || apt_install docker.io
+# Some machines have the Docker client only: the engine (dockerd) comes with Debian's docker.io.
+command -v docker >/dev/null && command -v dockerd >/dev/null || apt_install docker.io
 if ! docker info >/dev/null 2>&1; then
   note "no Docker daemon answers: starting dockerd (log: $cache/dockerd.log)"
   nohup dockerd >"$cache/dockerd.log" 2>&1 &
