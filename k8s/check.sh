@@ -17,14 +17,13 @@
 #
 # Needs Go 1.26.4 or newer (and the Go module proxy on the first run); for the rehearsal, Node 24
 # (installed from the npm registry into the cache when the machine's is older, like .ci/run) and
-# the workspace's node_modules (npm ci when missing).
+# the workspace's node_modules (npm install when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
 
 kustomize_version=v5.8.2
 k6_version=v1.4.2
-node_version=24.21.0
 
 cache="${K8S_CHECK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/acme-k8s-check}"
 export K8S_CHECK_CACHE="$cache"
@@ -99,19 +98,10 @@ else
     fi
     export K6="$cache/bin/k6"
   fi
-  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-  if [ "$node_major" -lt 24 ]; then
-    # Shared with .ci/run's cache.
-    tools="${XDG_CACHE_HOME:-$HOME/.cache}/acme-template/node-$node_version"
-    if [ ! -x "$tools/node_modules/node/bin/node" ]; then
-      echo "installing Node $node_version from the npm registry"
-      npm install --no-save --no-package-lock --prefix "$tools" "node@$node_version"
-    fi
-    export PATH="$tools/node_modules/node/bin:$PATH"
-  fi
+  . tools/node24.sh
   if [ ! -f node_modules/.package-lock.json ]; then
-    echo "node_modules missing: npm ci"
-    npm ci --no-audit --no-fund
+    echo "node_modules missing: npm install (the locked versions; see the README on npm ci)"
+    npm install --no-audit --no-fund
   fi
   echo "node $(node --version), $("$K6" version | head -1)"
   echo "--- through the gateway (k6 -> gateway -> proxy -> inventory x2)"

@@ -19,7 +19,7 @@ import { mkdirSync } from "node:fs"
 import { homedir } from "node:os"
 import { dirname, join } from "node:path"
 import { parseArgs } from "node:util"
-import { signDevToken } from "../apps/gateway/src/Auth/DevToken.ts"
+import { signLocalToken } from "../tools/localToken.ts"
 
 const here = dirname(new URL(import.meta.url).pathname)
 const root = join(here, "..")
@@ -86,13 +86,7 @@ let exitCode = 1
 try {
   const tokens = await Promise.all(
     Array.from({ length: Number(values.customers) }, (_, i) =>
-      signDevToken({
-        subject: `loadtest-${i + 1}`,
-        expiresIn: "12h",
-        secret: process.env["JWT_SECRET"] || undefined,
-        issuer: process.env["JWT_ISSUER"] || undefined,
-        audience: process.env["JWT_AUDIENCE"] || undefined
-      })
+      signLocalToken(`loadtest-${i + 1}`, { expiresIn: "12h" })
     )
   )
   const out = join(here, "results", `${scenario}-${new Date().toISOString().replace(/[:.]/g, "-")}`)

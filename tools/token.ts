@@ -8,7 +8,7 @@
  * environment. Never for production: production tokens come from the identity provider.
  */
 import { parseArgs } from "node:util"
-import { signDevToken } from "../apps/gateway/src/Auth/DevToken.ts"
+import { signLocalToken } from "./localToken.ts"
 
 const usage = "usage: npm run token -- <subject> [--scope admin] [--expires 1h]"
 
@@ -32,12 +32,8 @@ if (values.help === true || positionals.length !== 1) {
   process.exit(values.help === true ? 0 : 2)
 }
 
-const token = await signDevToken({
-  subject: positionals[0]!,
+const token = await signLocalToken(positionals[0]!, {
   scopes: (values.scope ?? []).flatMap((scope) => scope.split(/[\s,]+/).filter(Boolean)),
-  expiresIn: values.expires ?? "1h",
-  secret: process.env["JWT_SECRET"] || undefined,
-  issuer: process.env["JWT_ISSUER"] || undefined,
-  audience: process.env["JWT_AUDIENCE"] || undefined
+  expiresIn: values.expires ?? "1h"
 })
 console.log(token)

@@ -48,7 +48,7 @@ import { createServer } from "node:net"
 import { join, relative } from "node:path"
 import type { EmbeddedPostgres } from "../../libs/testing/src/Postgres.ts"
 import { startPersistentPostgres } from "../../libs/testing/src/Postgres.ts"
-import { signDevToken } from "../../apps/gateway/src/Auth/DevToken.ts"
+import { signLocalToken } from "../localToken.ts"
 import { bannerLines } from "./banner.ts"
 import type { StackConfig } from "./config.ts"
 import { dataDir, logDir, postgresDir, readConfig, redact, root, withDatabase } from "./config.ts"
@@ -258,13 +258,7 @@ const main = async () => {
   if (stopping) return
 
   // 4. The banner.
-  const token = await signDevToken({
-    subject: "demo",
-    expiresIn: "12h",
-    secret: process.env["JWT_SECRET"] || undefined,
-    issuer: process.env["JWT_ISSUER"] || undefined,
-    audience: process.env["JWT_AUDIENCE"] || undefined
-  })
+  const token = await signLocalToken("demo", { expiresIn: "12h" })
   const lines = bannerLines({
     took: since(started),
     token,

@@ -235,7 +235,7 @@ export const serve = <Id extends string, Groups extends HttpApiGroup.Constraint,
 }
 
 /** The Node HTTP server configured from {@link ServerConfig}. */
-export const layerNodeServer = Layer.unwrap(
+const layerNodeServer = Layer.unwrap(
   Effect.gen(function* () {
     const config = yield* ServerConfig
     const keepAliveTimeout = Duration.toMillis(config.keepAliveTimeout)

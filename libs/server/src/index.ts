@@ -1,4 +1,3 @@
-export { enrich, layerProblemDetails, problem } from "./Problems.ts"
 export { Readiness, type ReadinessReport } from "./Readiness.ts"
 export { ServerConfig } from "./ServerConfig.ts"
 export * as Service from "./Service.ts"

@@ -7,7 +7,7 @@ import { NumberFromInt8 } from "@acme/pool"
  * step's transaction, so the counter is held only for the commit.
  */
 import type { OrderEvent } from "@acme/contracts/order"
-import { OrderEvent as OrderEventSchema } from "@acme/contracts/order"
+import { OrderEvent as OrderEventSchema, OrderReason } from "@acme/contracts/order"
 import { Context, Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 
@@ -19,16 +19,7 @@ const Row = Schema.Struct({
   order_id: OrderEventSchema.fields.orderId,
   customer_id: OrderEventSchema.fields.customerId,
   status: OrderEventSchema.fields.status,
-  reason: Schema.NullOr(
-    Schema.Literals([
-      "out_of_stock",
-      "unknown_sku",
-      "payment_declined",
-      "payment_unavailable",
-      "inventory_unavailable",
-      "cancelled_by_customer"
-    ])
-  ),
+  reason: Schema.NullOr(OrderReason),
   occurred_at: Schema.Date
 })
 const decodeRows = Schema.decodeUnknownEffect(Schema.Array(Row))

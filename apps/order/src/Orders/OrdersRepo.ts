@@ -7,8 +7,8 @@ import { NumberFromInt8 } from "@acme/pool"
  */
 import type { Money } from "@acme/contracts"
 import { OrderId } from "@acme/contracts"
-import type { Order, OrderReason, OrderStatus } from "@acme/contracts/order"
-import { CustomerId, OrderLine } from "@acme/contracts/order"
+import type { Order } from "@acme/contracts/order"
+import { CustomerId, OrderLine, OrderReason, OrderStatus } from "@acme/contracts/order"
 import { Context, DateTime, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { channel, orderPayload } from "../Notifications/Notifications.ts"
@@ -53,17 +53,8 @@ const Row = Schema.Struct({
   id: OrderId,
   seq: NumberFromInt8,
   customer_id: CustomerId,
-  status: Schema.Literals(["PENDING", "CONFIRMED", "REJECTED", "CANCELLED"]),
-  reason: Schema.NullOr(
-    Schema.Literals([
-      "out_of_stock",
-      "unknown_sku",
-      "payment_declined",
-      "payment_unavailable",
-      "inventory_unavailable",
-      "cancelled_by_customer"
-    ])
-  ),
+  status: OrderStatus,
+  reason: Schema.NullOr(OrderReason),
   decline_reason: Schema.NullOr(Schema.String),
   items: Schema.Array(OrderLine),
   total_amount: Schema.NullOr(NumberFromInt8),

@@ -17,6 +17,7 @@
  * wins when that step's outcome arrives: the order ends CANCELLED, whatever the outcome.
  */
 import type { Money, Sku } from "@acme/contracts"
+import { OrderReason, OrderStatus } from "@acme/contracts/order"
 import { Duration, Schema } from "effect"
 import type { DateTime } from "effect"
 
@@ -51,15 +52,9 @@ export type StockHeld = typeof StockHeld.Type
 export const PaymentHeld = Schema.Literals(["none", "maybe", "authorized", "captured", "voided"])
 export type PaymentHeld = typeof PaymentHeld.Type
 
-export const EndReason = Schema.Literals([
-  "out_of_stock",
-  "unknown_sku",
-  "payment_declined",
-  "payment_unavailable",
-  "inventory_unavailable",
-  "cancelled_by_customer"
-])
-export type EndReason = typeof EndReason.Type
+/** Why a saga ended other than CONFIRMED: the order's reason, as the contract defines it. */
+export const EndReason = OrderReason
+export type EndReason = OrderReason
 
 /** How a compensated order ends. */
 export const Ending = Schema.Struct({
@@ -74,7 +69,7 @@ export const SagaState = Schema.Struct({
   /** The step in flight (its command is the order's one pending outbox row), or `done`. */
   step: Schema.Union([Step, Schema.Literal("done")]),
   /** The order's status: PENDING until the saga ends (CONFIRMED while a confirmed order is cancelled). */
-  status: Schema.Literals(["PENDING", "CONFIRMED", "REJECTED", "CANCELLED"]),
+  status: OrderStatus,
   stock: StockHeld,
   payment: PaymentHeld,
   /** Whether there is anything to charge (false once a reservation prices the order at 0). */
