@@ -33,21 +33,25 @@ var (
 	httpClientEnv = envGroup{[]string{"libs/pool/src/ServiceClient.ts"}, []string{
 		"HTTP_CLIENT_MAX_CONNECTIONS", "HTTP_CLIENT_IDLE_TIMEOUT", "HTTP_CLIENT_TIMEOUT",
 	}}
+	// A downstream's breaker, the same names in every service (its <NAME>_TIMEOUT is listed with
+	// the service, whose Settings.ts names the downstream).
+	breakerEnv = envGroup{[]string{"libs/resilience/src/Settings.ts"}, []string{
+		"CIRCUIT_BREAKER_FAILURES", "CIRCUIT_BREAKER_OPEN_DURATION",
+	}}
 	// Read by Node itself, not by the service's code.
 	nodeEnv = envGroup{nil, []string{"NODE_OPTIONS", "NODE_EXTRA_CA_CERTS"}}
 )
 
 var serviceEnv = map[string][]envGroup{
-	"gateway": {kitEnv, httpClientEnv, nodeEnv, {[]string{"apps/gateway/src"}, []string{
-		"INVENTORY_URL", "INVENTORY_TIMEOUT", "ORDER_URL", "ORDER_TIMEOUT",
-		"CIRCUIT_BREAKER_FAILURES", "CIRCUIT_BREAKER_OPEN_DURATION", "DOWNSTREAM_MAX_CONCURRENT",
+	"gateway": {kitEnv, httpClientEnv, breakerEnv, nodeEnv, {[]string{"apps/gateway/src", "libs/resilience/src/Settings.ts"}, []string{
+		"INVENTORY_URL", "INVENTORY_TIMEOUT", "ORDER_URL", "ORDER_TIMEOUT", "DOWNSTREAM_MAX_CONCURRENT", "REDIS_URL",
 		"JWT_SECRET", "JWT_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_CLOCK_SKEW", "JWT_JWKS_COOLDOWN",
 		"JWT_JWKS_CACHE_MAX_AGE", "JWT_JWKS_TIMEOUT", "JWT_CACHE_TTL",
 		"MAX_IN_FLIGHT", "RATE_LIMIT_PER_SECOND", "RATE_LIMIT_BURST", "ROUTE_TIMEOUT_READ", "ROUTE_TIMEOUT_WRITE",
 		"HSTS_MAX_AGE", "CORS_ORIGINS",
 	}}},
-	"order": {kitEnv, databaseEnv, httpClientEnv, nodeEnv, {[]string{"apps/order/src"}, []string{
-		"INVENTORY_URL", "PAYMENT_URL", "DOWNSTREAM_TIMEOUT", "DOWNSTREAM_BREAKER_FAILURES", "DOWNSTREAM_BREAKER_OPEN",
+	"order": {kitEnv, databaseEnv, httpClientEnv, breakerEnv, nodeEnv, {[]string{"apps/order/src", "libs/resilience/src/Settings.ts"}, []string{
+		"INVENTORY_URL", "PAYMENT_URL", "INVENTORY_TIMEOUT", "PAYMENT_TIMEOUT",
 		"ORDER_RESULT_WAIT", "ORDER_RESULT_POLL", "CANCELLATION_WINDOW",
 		"IDEMPOTENCY_TTL", "IDEMPOTENCY_LEASE", "IDEMPOTENCY_SWEEP_INTERVAL", "IDEMPOTENCY_SWEEP_BATCH",
 		"OUTBOX_RELAY_CONCURRENCY", "OUTBOX_POLL_INTERVAL", "OUTBOX_MAX_ATTEMPTS", "OUTBOX_BACKOFF_BASE",
@@ -56,8 +60,8 @@ var serviceEnv = map[string][]envGroup{
 	"inventory": {kitEnv, databaseEnv, nodeEnv, {[]string{"apps/inventory/src"}, []string{
 		"RESERVATION_TTL", "RESERVATION_SWEEP_INTERVAL", "RESERVATION_SWEEP_BATCH", "SEED_DEMO_DATA",
 	}}},
-	"payment": {kitEnv, databaseEnv, nodeEnv, {[]string{"apps/payment/src"}, []string{
-		"PENDING_TIMEOUT", "IN_FLIGHT_WAIT", "PROCESSOR_TIMEOUT", "PROCESSOR_BREAKER_FAILURES", "PROCESSOR_BREAKER_OPEN",
+	"payment": {kitEnv, databaseEnv, breakerEnv, nodeEnv, {[]string{"apps/payment/src", "libs/resilience/src/Settings.ts"}, []string{
+		"PENDING_TIMEOUT", "IN_FLIGHT_WAIT", "PROCESSOR_TIMEOUT",
 		"PROCESSOR_LATENCY", "PROCESSOR_JITTER", "PROCESSOR_ERROR_RATE", "PROCESSOR_AMOUNT_LIMIT",
 	}}},
 }

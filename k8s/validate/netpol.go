@@ -24,6 +24,7 @@ var architecture = []edge{
 	{"ingress-controller", "gateway", 8080, "TCP"},
 	{"gateway", "order", 8081, "TCP"},
 	{"gateway", "inventory", 8082, "TCP"},
+	{"gateway", "redis", 6379, "TCP"},
 	{"order", "inventory", 8082, "TCP"},
 	{"order", "payment", 8083, "TCP"},
 	{"order", "database", 5432, "TCP"},

@@ -11,8 +11,7 @@ import { Layer } from "effect"
 import { HttpApiSwagger } from "effect/http-api"
 import { AuthenticationLive } from "./Auth/Authentication.ts"
 import { JwtVerifier } from "./Auth/Jwt.ts"
-import { InventoryClient } from "./Downstream/InventoryClient.ts"
-import { OrderClient } from "./Downstream/OrderClient.ts"
+import { InventoryDownstream, OrderDownstream } from "./Downstream/Downstreams.ts"
 import { Orders } from "./Orders/Orders.ts"
 import { OrdersHttp } from "./Orders/OrdersHttp.ts"
 import { LoadSheddingLive } from "./Overload/LoadShedding.ts"
@@ -23,7 +22,7 @@ import { ProductsHttp } from "./Products/ProductsHttp.ts"
 import { docsPath, SecurityHeadersLive } from "./SecurityHeaders.ts"
 
 /** The downstream services, sharing one pooled HTTP client. */
-export const DownstreamLive = Layer.mergeAll(InventoryClient.layer, OrderClient.layer).pipe(
+export const DownstreamLive = Layer.mergeAll(InventoryDownstream.layer, OrderDownstream.layer).pipe(
   Layer.provide(ServiceClient.layer)
 )
 

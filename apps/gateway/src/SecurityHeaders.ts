@@ -13,28 +13,11 @@
  * - CORS when `CORS_ORIGINS` lists origins (comma-separated, or `*`); off by default, so
  *   browsers on other origins cannot call the API at all.
  */
-import { Config, Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import type { HttpServerRequest } from "effect/http"
 import { HttpEffect, HttpRouter, HttpServerResponse } from "effect/http"
 import { createHash } from "node:crypto"
-
-export interface SecuritySettings {
-  readonly hstsMaxAge: Duration.Duration
-  readonly corsOrigins: ReadonlyArray<string>
-}
-
-export const config: Config.Config<SecuritySettings> = Config.all({
-  hstsMaxAge: Config.Duration("HSTS_MAX_AGE").pipe(Config.withDefault(Duration.zero)),
-  corsOrigins: Config.String("CORS_ORIGINS").pipe(
-    Config.withDefault(""),
-    Config.map((value) =>
-      value
-        .split(",")
-        .map((origin) => origin.trim())
-        .filter((origin) => origin !== "")
-    )
-  )
-})
+import * as Settings from "./Settings.ts"
 
 /** Where Swagger UI is served. */
 export const docsPath = "/docs"
@@ -70,7 +53,7 @@ const pathOf = (request: HttpServerRequest.HttpServerRequest) => {
 }
 
 /** Adds the security headers to every response. */
-const securityHeaders = (settings: SecuritySettings) => {
+const securityHeaders = (settings: Settings.SecuritySettings) => {
   const common: Record<string, string> = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
@@ -124,7 +107,7 @@ const cors = (origins: ReadonlyArray<string>) =>
 
 /** The security headers, and CORS when configured (global router middleware). */
 export const SecurityHeadersLive = Layer.unwrap(
-  Effect.map(config, (settings) =>
+  Effect.map(Settings.security, (settings) =>
     settings.corsOrigins.length === 0
       ? securityHeaders(settings)
       : Layer.mergeAll(securityHeaders(settings), cors(settings.corsOrigins))

@@ -32,12 +32,12 @@ const StacksLive = Layer.effect(
     const flaky = yield* startStack({
       // Half the processor calls fail: the payment service's own retries absorb most, the rest
       // surface as 503 (and open its breaker now and then), which the outbox retries.
-      payment: { PROCESSOR_ERROR_RATE: "0.5", PROCESSOR_BREAKER_OPEN: "300 millis" },
+      payment: { PROCESSOR_ERROR_RATE: "0.5", CIRCUIT_BREAKER_OPEN_DURATION: "300 millis" },
       order: { OUTBOX_MAX_ATTEMPTS: "30", ORDER_RESULT_WAIT: "200 millis" }
     })
     const down = yield* startStack({
       inventory: flaky.inventory,
-      payment: { PROCESSOR_ERROR_RATE: "1", PROCESSOR_BREAKER_OPEN: "300 millis" },
+      payment: { PROCESSOR_ERROR_RATE: "1", CIRCUIT_BREAKER_OPEN_DURATION: "300 millis" },
       order: { OUTBOX_MAX_ATTEMPTS: "3", ORDER_RESULT_WAIT: "200 millis" }
     })
     return { flaky, down }

@@ -32,8 +32,9 @@ export const fastOrderEnv = {
   OUTBOX_BACKOFF_MAX: "400 millis",
   OUTBOX_MAX_ATTEMPTS: "6",
   ORDER_RESULT_POLL: "100 millis",
-  DOWNSTREAM_TIMEOUT: "3 seconds",
-  DOWNSTREAM_BREAKER_OPEN: "300 millis"
+  INVENTORY_TIMEOUT: "3 seconds",
+  PAYMENT_TIMEOUT: "3 seconds",
+  CIRCUIT_BREAKER_OPEN_DURATION: "300 millis"
 }
 
 /** A database and a small pool on it, for assertions. */

@@ -199,7 +199,7 @@ describe("payments over HTTP", () => {
     )
   })
 
-  layer(server({ simulation: { errorRate: 0 }, env: { PROCESSOR_BREAKER_FAILURES: "1" } }), {
+  layer(server({ simulation: { errorRate: 0 }, env: { CIRCUIT_BREAKER_FAILURES: "1" } }), {
     excludeTestServices: true
   })("with the processor failing", (it) => {
     it.effect("503 with Retry-After; while the breaker is open calls fail fast without the processor", () =>

@@ -40,7 +40,7 @@ describe("ProcessorGateway", () => {
         const first = failure(yield* withTime(authorize, "1 second"))
         assert.instanceOf(first, ProcessorUnavailable)
         assert.strictEqual((yield* calls).authorize, 3)
-        assert.strictEqual(yield* gateway.breaker, "open")
+        assert.strictEqual(yield* gateway.breaker, "Open")
 
         // Open: fails at once, the processor is not called, Retry-After points at the probe.
         for (let i = 0; i < 5; i++) {
@@ -55,21 +55,21 @@ describe("ProcessorGateway", () => {
         yield* TestClock.adjust("10 seconds")
         assert.instanceOf(failure(yield* withTime(authorize, "1 second")), ProcessorUnavailable)
         assert.strictEqual((yield* calls).authorize, 4)
-        assert.strictEqual(yield* gateway.breaker, "open")
+        assert.strictEqual(yield* gateway.breaker, "Open")
 
         // The processor recovers; the next probe succeeds and closes the breaker.
         yield* simulate({ errorRate: 0 })
         yield* TestClock.adjust("10 seconds")
         const outcome = yield* authorize
         assert.strictEqual(outcome._tag, "Approved")
-        assert.strictEqual(yield* gateway.breaker, "closed")
+        assert.strictEqual(yield* gateway.breaker, "Closed")
         assert.strictEqual((yield* calls).authorize, 5)
         assert.strictEqual((yield* authorize)._tag, "Approved")
       }).pipe(
         Effect.provide(
           processorLayer({
             simulation: { errorRate: 1 },
-            env: { PROCESSOR_BREAKER_FAILURES: "3", PROCESSOR_BREAKER_OPEN: "10 seconds" }
+            env: { CIRCUIT_BREAKER_FAILURES: "3", CIRCUIT_BREAKER_OPEN_DURATION: "10 seconds" }
           })
         )
       )
@@ -84,7 +84,7 @@ describe("ProcessorGateway", () => {
       }
       // Some attempts failed and were retried: more processor calls than authorizations.
       assert.isAbove((yield* calls).authorize, 50)
-      assert.strictEqual(yield* ProcessorGateway.use((gateway) => gateway.breaker), "closed")
+      assert.strictEqual(yield* ProcessorGateway.use((gateway) => gateway.breaker), "Closed")
     }).pipe(Random.withSeed("payment"), Effect.provide(processorLayer({ simulation: { errorRate: 0.25 } })))
   )
 

@@ -1,95 +1,303 @@
 /**
- * A downstream dependency (another service, a third-party API) and the
- * resilience state shared by every call to it: its circuit breaker, its
- * bulkhead, its per-attempt timeout and its metric series.
+ * A downstream (another service, or a third party such as a card processor), built once from its
+ * contract and a named policy. Every call to it goes through the same layers, outermost first:
  *
- * Create one per downstream, once (typically in the layer that builds the
- * client), and pass it to `resilient(...)` on every call. Breaker and
- * bulkhead only work if calls share them, which is why this is a value and
- * not options repeated at each call site.
- *
- * @since 0.0.0
- */
-import { Duration, Effect } from "effect"
-import * as Bulkhead from "./Bulkhead.ts"
-import * as CircuitBreaker from "./CircuitBreaker.ts"
-import { DownstreamImpl } from "./internal/downstream.ts"
-
-/**
- * @since 0.0.0
- * @category models
- */
-export interface Options {
-  /** Downstream name: `downstream` attribute of the call metrics, breaker and bulkhead name. */
-  readonly name: string
-  /** Per-attempt timeout. Default 10 seconds; `false` disables. */
-  readonly timeout?: Duration.Input | false | undefined
-  /** Circuit breaker settings (name excluded). Default: breaker with its defaults; `false` disables. */
-  readonly circuitBreaker?: Omit<CircuitBreaker.Options, "name"> | false | undefined
-  /** Bulkhead settings (name excluded). Default 100 running, 100 queued; `false` disables. */
-  readonly bulkhead?: Omit<Bulkhead.Options, "name"> | false | undefined
-}
-
-/**
- * @since 0.0.0
- * @category models
- */
-export interface Downstream {
-  readonly name: string
-  readonly timeout: Duration.Duration | undefined
-  readonly circuitBreaker: CircuitBreaker.CircuitBreaker | undefined
-  readonly bulkhead: Bulkhead.Bulkhead | undefined
-}
-
-/**
- * Default per-attempt timeout.
- *
- * @since 0.0.0
- * @category defaults
- */
-export const defaultTimeout: Duration.Duration = Duration.seconds(10)
-
-/**
- * Default bulkhead size.
- *
- * @since 0.0.0
- * @category defaults
- */
-export const defaultBulkhead: Omit<Bulkhead.Options, "name"> = { maxConcurrent: 100, maxQueue: 100 }
-
-/**
- * Creates a downstream and publishes its breaker's state gauge.
- *
- * @example
- * ```ts
- * const inventory = yield* Downstream.make({
- *   name: "inventory",
- *   timeout: "2 seconds",
- *   circuitBreaker: { consecutiveFailures: 5, openDuration: "30 seconds" },
- *   bulkhead: { maxConcurrent: 50, maxQueue: 50 }
- * })
+ * ```text
+ * metrics ─ bulkhead ─ retry ─┬─ circuit breaker ─ timeout ─ call   (attempt 1)
+ *                             └─ circuit breaker ─ timeout ─ call   (attempt 2, ...)
  * ```
  *
- * @since 0.0.0
- * @category constructors
+ * 1. Bulkhead (ours: Effect's `Semaphore` has no bound on its queue): bounds the calls in flight,
+ *    backoff sleeps included, so a failing downstream cannot pile up retrying calls.
+ * 2. Retry (`Effect.retry` with a `RetryPolicy` schedule): only transient failures, and only of an
+ *    idempotent request (not a POST or PATCH, unless it carries an `Idempotency-Key`).
+ * 3. Circuit breaker (`effect/persistence` `CircuitBreaker`, one key per downstream) around each
+ *    attempt. Effect's docs put the breaker outside the retry; we keep it inside on purpose: it
+ *    then sees every attempt, so it opens on the downstream's real health rather than after
+ *    logical calls that each retried three times; a call mid-retries stops at its next attempt
+ *    once the circuit opens (a rejection is not transient); and a half-open probe is one request,
+ *    not a call holding the probe slot through its backoff.
+ * 4. Timeout (`Effect.timeout`), innermost, per attempt: the attempt is interrupted, which aborts
+ *    the request on the wire, counts as a transient failure and may be retried.
+ *
+ * Failures of the call itself reach the caller as one typed set (`CallFailure`: unavailable,
+ * timeout, mismatch); the downstream's contract errors pass through unchanged.
  */
-export const make: (options: Options) => Effect.Effect<Downstream> = Effect.fnUntraced(function* (
-  options: Options
+import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Metric, Option, Schema, Stream } from "effect"
+import type { Scope } from "effect"
+import { HttpClient, HttpClientError } from "effect/http"
+import type { HttpClientRequest } from "effect/http"
+import { HttpApiClient, HttpApiError } from "effect/http-api"
+import type { HttpApi, HttpApiGroup } from "effect/http-api"
+import { CircuitBreaker } from "effect/persistence"
+import * as Bulkhead from "./Bulkhead.ts"
+import { type CallFailure, DownstreamMismatch, DownstreamTimeout, DownstreamUnavailable } from "./Errors.ts"
+import { retryAfterMillis, type RetryPolicy } from "./RetryPolicy.ts"
+
+/** A named policy: how hard to try a downstream. */
+export interface Policy {
+  /** Bound on one attempt. */
+  readonly timeout: Duration.Input
+  readonly retry: RetryPolicy
+  /** Attempts failing in a row that open the circuit, and how long it stays open. */
+  readonly breaker: { readonly failures: number; readonly openDuration: Duration.Input }
+  readonly bulkhead?: { readonly maxConcurrent: number; readonly maxQueue: number } | undefined
+}
+
+/** The failures of the exchange itself that `call` turns into a `CallFailure`. */
+export type ExchangeError =
+  | HttpClientError.HttpClientError
+  | Schema.SchemaError
+  | CircuitBreaker.CircuitBreakerError
+  | Cause.TimeoutError
+  | HttpApiError.BadRequestProblem
+  | HttpApiError.InternalServerErrorProblem
+
+export interface Downstream {
+  readonly name: string
+  /** Runs `self` under the policy, failures of the exchange mapped to a `CallFailure`. */
+  readonly run: <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    options: { readonly idempotent: boolean }
+  ) => Effect.Effect<A, Exclude<E, ExchangeError> | CallFailure, R>
+  /** The state of its circuit. */
+  readonly state: Effect.Effect<CircuitBreaker.State["_tag"]>
+}
+
+/** The statuses Effect's `HttpClient.isTransientResponse` retries: 408, 429, 500, 502-504. */
+const transientStatuses: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504])
+
+const isTimeout = (error: unknown): boolean =>
+  Cause.isTimeoutError(error) ||
+  (HttpClientError.isHttpClientError(error) &&
+    error.reason._tag === "TransportError" &&
+    Cause.isTimeoutError(error.reason.cause))
+
+const stateCodes = { Closed: 0, Open: 1, HalfOpen: 2 } as const
+
+const durationBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
+
+type Outcome = "success" | "failure" | "timeout" | "circuit_open" | "bulkhead_full" | "interrupted"
+
+/** The metric series of one downstream, built once so a call only updates them. */
+const metricsOf = (downstream: string) => {
+  const counter = (name: string, description: string, attributes: Record<string, string>) =>
+    Metric.counter(name, { description, incremental: true, attributes: { downstream, ...attributes } })
+  const outcomes: ReadonlyArray<Outcome> = [
+    "success",
+    "failure",
+    "timeout",
+    "circuit_open",
+    "bulkhead_full",
+    "interrupted"
+  ]
+  return {
+    calls: Object.fromEntries(
+      outcomes.map((outcome) => [
+        outcome,
+        counter("resilience.call.count", "Calls to a downstream, by outcome", { outcome })
+      ])
+    ) as Record<Outcome, Metric.Counter<number>>,
+    duration: Metric.histogram("resilience.call.duration", {
+      description: "Duration of calls to a downstream, retries and backoff included, in seconds",
+      boundaries: durationBoundaries,
+      attributes: { downstream }
+    }),
+    attempts: counter("resilience.retry.attempts", "Attempts that reached the downstream", {}),
+    retries: counter("resilience.retry.retries", "Attempts after the first", {}),
+    state: Metric.gauge("resilience.circuit_breaker.state", {
+      description: "Circuit breaker state: 0 closed, 1 open, 2 half-open",
+      attributes: { breaker: downstream }
+    })
+  }
+}
+
+/**
+ * A downstream that is not an HTTP service (a card processor's SDK). `isTransient` says which of
+ * its errors another attempt may cure; HTTP and timeout failures always are.
+ */
+export const make = Effect.fnUntraced(function* (
+  options: Policy & {
+    readonly name: string
+    readonly isTransient?: ((error: unknown) => boolean) | undefined
+  }
 ) {
-  const name = options.name
-  const circuitBreaker =
-    options.circuitBreaker === false
-      ? undefined
-      : yield* CircuitBreaker.make({ ...options.circuitBreaker, name })
-  const bulkhead =
-    options.bulkhead === false
-      ? undefined
-      : Bulkhead.makeUnsafe({ ...(options.bulkhead ?? defaultBulkhead), name })
-  const timeout =
-    options.timeout === false
-      ? undefined
-      : options.timeout === undefined
-        ? defaultTimeout
-        : Duration.fromInputUnsafe(options.timeout)
-  return new DownstreamImpl(name, timeout, circuitBreaker, bulkhead)
+  const { name, retry } = options
+  const isTransient = (error: unknown) =>
+    HttpClient.isTransientError(error) || (options.isTransient?.(error) ?? false)
+  const timeout = Duration.fromInputUnsafe(options.timeout)
+  const metrics = metricsOf(name)
+  const store = Context.get(
+    yield* Layer.build(CircuitBreaker.layerStoreMemory()),
+    CircuitBreaker.CircuitBreakerStore
+  )
+  const breaker = yield* CircuitBreaker.make({
+    tripPolicy: CircuitBreaker.consecutive(options.breaker.failures),
+    openDuration: options.breaker.openDuration
+  }).pipe(Effect.provideService(CircuitBreaker.CircuitBreakerStore, store))
+  // The state gauge follows the breaker's own transitions.
+  yield* Metric.update(metrics.state, 0)
+  yield* breaker.transitions.pipe(
+    Stream.runForEach((transition) =>
+      Metric.update(metrics.state, stateCodes[transition.to]).pipe(
+        Effect.andThen(
+          (transition.to === "Open" ? Effect.logWarning : Effect.logInfo)("circuit breaker").pipe(
+            Effect.annotateLogs({ downstream: name, from: transition.from, to: transition.to })
+          )
+        )
+      )
+    ),
+    Effect.forkScoped({ startImmediately: true })
+  )
+  const classify = (exit: Exit.Exit<unknown, unknown>): CircuitBreaker.Outcome => {
+    if (Exit.isSuccess(exit)) return CircuitBreaker.success
+    const error = Cause.findErrorOption(exit.cause)
+    if (Option.isNone(error)) return CircuitBreaker.ignored
+    // A downstream answering 404 or 409 is up: only transient failures count against it.
+    return isTransient(error.value) ? CircuitBreaker.failure() : CircuitBreaker.success
+  }
+  const bulkhead = options.bulkhead === undefined ? undefined : Bulkhead.make(options.bulkhead)
+  const full = Effect.fail(
+    new DownstreamUnavailable({ downstream: name, reason: "bulkhead_full", retryAfter: Duration.seconds(1) })
+  )
+
+  const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome => {
+    if (Exit.isSuccess(exit)) return "success"
+    const error = Cause.findErrorOption(exit.cause)
+    if (Option.isNone(error)) return Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "failure"
+    if (error.value instanceof CircuitBreaker.CircuitBreakerError) return "circuit_open"
+    if (error.value instanceof DownstreamUnavailable && error.value.reason === "bulkhead_full") {
+      return "bulkhead_full"
+    }
+    return isTimeout(error.value) ? "timeout" : "failure"
+  }
+
+  /** The layers, without mapping the failures: what the HTTP transport is wrapped in. */
+  const guard = <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    idempotent: boolean
+  ): Effect.Effect<
+    A,
+    E | Cause.TimeoutError | CircuitBreaker.CircuitBreakerError | DownstreamUnavailable,
+    R
+  > =>
+    Effect.withFiber((fiber) => {
+      const clock = fiber.getRef(Clock.Clock)
+      const started = clock.monotonicTimeNanosUnsafe()
+      let attempts = 0
+      const timed = Effect.timeout(
+        Effect.suspend(() => {
+          attempts++
+          return self
+        }),
+        timeout
+      )
+      const attempt = breaker.execute(timed, { key: name, classify })
+      const retried: typeof attempt =
+        idempotent && retry.maxAttempts > 1
+          ? Effect.retry(attempt, { schedule: retry.schedule, while: isTransient })
+          : attempt
+      return Effect.onExitPrimitive(
+        bulkhead === undefined ? retried : bulkhead.run(retried, full),
+        (exit) => {
+          metrics.calls[outcomeOf(exit)].updateUnsafe(1, fiber.context)
+          metrics.duration.updateUnsafe(
+            Number(clock.monotonicTimeNanosUnsafe() - started) / 1e9,
+            fiber.context
+          )
+          if (attempts > 0) metrics.attempts.updateUnsafe(attempts, fiber.context)
+          if (attempts > 1) metrics.retries.updateUnsafe(attempts - 1, fiber.context)
+          return undefined
+        },
+        true
+      )
+    })
+
+  /** The single mapping of the exchange's failures; contract errors are returned as they are. */
+  const toFailure = (error: unknown): CallFailure | undefined => {
+    if (error instanceof DownstreamUnavailable) return error
+    if (error instanceof CircuitBreaker.CircuitBreakerError) {
+      const retryAfter = error.reason._tag === "CircuitOpen" ? error.reason.retryAfter : Duration.seconds(1)
+      return new DownstreamUnavailable({ downstream: name, reason: "circuit_open", retryAfter })
+    }
+    if (isTimeout(error)) return new DownstreamTimeout({ downstream: name })
+    if (isTransient(error)) {
+      const retryAfter = Duration.millis(retryAfterMillis(error, Date.now()) ?? 1000)
+      return new DownstreamUnavailable({ downstream: name, reason: "unreachable", retryAfter })
+    }
+    if (
+      HttpClientError.isHttpClientError(error) ||
+      Schema.isSchemaError(error) ||
+      error instanceof HttpApiError.BadRequestProblem ||
+      error instanceof HttpApiError.InternalServerErrorProblem
+    ) {
+      return new DownstreamMismatch({ downstream: name, detail: error.message })
+    }
+    return undefined
+  }
+
+  const mapFailures = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+    Effect.catch(self, (error) => {
+      const failure = toFailure(error)
+      return Effect.fail(failure ?? (error as Exclude<E, ExchangeError>))
+    })
+
+  const downstream: Downstream = {
+    name,
+    run: (self, { idempotent }) => mapFailures(guard(self, idempotent)),
+    state: Effect.map(Effect.orDie(breaker.state(name)), (state) => state._tag)
+  }
+  return { downstream, guard, mapFailures }
 })
+
+/** Whether repeating `request` is safe: not a POST or PATCH, or one with an `Idempotency-Key`. */
+export const isIdempotent = (request: HttpClientRequest.HttpClientRequest): boolean =>
+  (request.method !== "POST" && request.method !== "PATCH") ||
+  (request.headers["idempotency-key"] ?? "") !== ""
+
+/** An HTTP downstream: its calls under the policy, and its client without the policy. */
+export interface Http<Groups extends HttpApiGroup.Constraint> extends Downstream {
+  /** Calls the client derived from the contract; retried only when the request is idempotent. */
+  readonly call: <A, E, R>(
+    f: (client: HttpApiClient.Client<Groups, GuardError>) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, Exclude<E, ExchangeError> | CallFailure, R>
+  /** The same client without the policy, for readiness probes that must see the real state. */
+  readonly direct: HttpApiClient.Client<Groups>
+}
+
+type GuardError = Cause.TimeoutError | CircuitBreaker.CircuitBreakerError | DownstreamUnavailable
+
+/** The `Http` downstream type of a contract. */
+export type ForApi<Api extends HttpApi.Constraint> =
+  Api extends HttpApi.HttpApi<infer _Id, infer Groups> ? Http<Groups> : never
+
+/**
+ * Builds an HTTP downstream once from its contract, over the `HttpClient` in context (the pooled
+ * transport of `@acme/pool` `ServiceClient`), e.g.
+ * `Downstream.client(InventoryApi, { name: "inventory", baseUrl, ...policy })`.
+ */
+export const client = <ApiId extends string, Groups extends HttpApiGroup.Constraint>(
+  api: HttpApi.HttpApi<ApiId, Groups>,
+  options: Policy & { readonly name: string; readonly baseUrl: URL | string }
+): Effect.Effect<
+  Http<Groups>,
+  never,
+  HttpClient.HttpClient | HttpApiGroup.MiddlewareClient<Groups> | Scope.Scope
+> =>
+  Effect.gen(function* () {
+    const { downstream, guard, mapFailures } = yield* make(options)
+    const transport = yield* HttpClient.HttpClient
+    // A transient status becomes a failure inside the attempt, so that the breaker and the retry
+    // see it; after the last attempt it is mapped like any other transient failure.
+    const guarded = transport.pipe(
+      HttpClient.filterStatus((status) => !transientStatuses.has(status)),
+      HttpClient.transform((response, request) => guard(response, isIdempotent(request)))
+    )
+    const client = yield* HttpApiClient.makeWith(api, { httpClient: guarded, baseUrl: options.baseUrl })
+    const direct = yield* HttpApiClient.makeWith(api, { httpClient: transport, baseUrl: options.baseUrl })
+    return {
+      ...downstream,
+      call: (f) => mapFailures(f(client as HttpApiClient.Client<Groups, GuardError>)),
+      direct: direct as HttpApiClient.Client<Groups>
+    } satisfies Http<Groups>
+  })

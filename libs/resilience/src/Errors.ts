@@ -1,63 +1,54 @@
 /**
- * Typed failures raised by the resilience primitives themselves (as opposed to
- * failures of the wrapped downstream call, which pass through unchanged).
- *
- * All three are `Schema.TaggedError`s so they can cross RPC / HTTP boundaries
- * with their fields intact and be matched with `Effect.catchTag`.
- *
- * @since 0.0.0
+ * The three ways a call to another service fails for reasons of the call rather than of what was
+ * asked, as one typed mapping every caller shares (see `Downstream.call`). They are
+ * `Schema.TaggedError`s with their HTTP status, so a service can answer them as they are.
  */
 import { Duration, Schema } from "effect"
 
 /**
- * A call was rejected without being attempted because the circuit breaker
- * guarding the downstream is open (or half-open with all probe slots taken).
- *
- * `retryAfter` is how long, measured on the Effect `Clock` from the moment of
- * rejection, until the breaker will admit a probe again; it maps directly onto
- * an HTTP `Retry-After` header if the rejection is surfaced to a client.
- *
- * @since 0.0.0
- * @category errors
+ * The downstream could not be asked or did not answer usefully: its circuit is open, the
+ * bulkhead is full, the connection failed, or it answered a transient status (408, 429, 5xx)
+ * after the retries the policy allows. `retryAfter` is when trying again makes sense (the
+ * breaker's remaining open time, the downstream's `Retry-After`, else one second).
  */
-export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", {
-  breaker: Schema.String,
-  state: Schema.Literals(["open", "half-open"]),
-  retryAfter: Schema.Duration
-}) {
+export class DownstreamUnavailable extends Schema.TaggedError<DownstreamUnavailable>()(
+  "DownstreamUnavailable",
+  {
+    downstream: Schema.String,
+    reason: Schema.Literals(["circuit_open", "bulkhead_full", "unreachable"]),
+    retryAfter: Schema.Duration
+  },
+  { httpApiStatus: 503 }
+) {
   override get message(): string {
-    return `Circuit breaker "${this.breaker}" is ${this.state}; retry after ${Duration.format(this.retryAfter)}`
+    return `${this.downstream} is unavailable (${this.reason}); retry after ${Duration.format(this.retryAfter)}`
+  }
+}
+
+/** The downstream did not answer within the per-attempt timeout (nor within the retries). */
+export class DownstreamTimeout extends Schema.TaggedError<DownstreamTimeout>()(
+  "DownstreamTimeout",
+  { downstream: Schema.String },
+  { httpApiStatus: 504 }
+) {
+  override get message(): string {
+    return `${this.downstream} did not answer in time`
   }
 }
 
 /**
- * The work did not complete within `duration` and was interrupted (its
- * finalizers have run by the time this error is observed).
- *
- * @since 0.0.0
- * @category errors
+ * The exchange broke the contract: a request we could not encode, a status the contract does
+ * not list (a 400 for a request we built), a body that does not decode. Repeating it cannot help;
+ * it is a bug on one side.
  */
-export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutError", {
-  duration: Schema.Duration
+export class DownstreamMismatch extends Schema.TaggedError<DownstreamMismatch>()("DownstreamMismatch", {
+  downstream: Schema.String,
+  detail: Schema.String
 }) {
   override get message(): string {
-    return `Timed out after ${Duration.format(this.duration)}`
+    return `${this.downstream}: ${this.detail}`
   }
 }
 
-/**
- * A call was rejected immediately because the bulkhead already has
- * `maxConcurrent` calls running and `maxQueue` callers waiting.
- *
- * @since 0.0.0
- * @category errors
- */
-export class BulkheadFull extends Schema.TaggedError<BulkheadFull>()("BulkheadFull", {
-  bulkhead: Schema.String,
-  maxConcurrent: Schema.Number,
-  maxQueue: Schema.Number
-}) {
-  override get message(): string {
-    return `Bulkhead "${this.bulkhead}" is full (${this.maxConcurrent} running, ${this.maxQueue} queued)`
-  }
-}
+/** What a call through a `Downstream` can fail with besides the downstream's own contract errors. */
+export type CallFailure = DownstreamUnavailable | DownstreamTimeout | DownstreamMismatch

@@ -116,7 +116,7 @@ export const startProcess = (entry: string, env: Record<string, string> = {}) =>
 export const awaitReady = (
   service: ServiceProcess,
   path = "/health/ready",
-  timeout = "30 seconds" as const
+  timeout: `${number} seconds` = "30 seconds"
 ) => {
   let last: unknown = "no attempt finished"
   return Effect.tryPromise(async () => {

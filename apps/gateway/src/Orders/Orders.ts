@@ -3,8 +3,8 @@
  * customer id of the order service's customer-scoped endpoints: another customer's order is
  * simply not found there, so an id never tells whether it exists.
  *
- * Placing forwards the `Idempotency-Key`, which is also what makes retrying it safe. Cancelling
- * is not retried (a POST without a key).
+ * Placing forwards the `Idempotency-Key`, which is also what lets the order downstream retry it.
+ * Cancelling, a POST without a key, is tried once.
  */
 import type { OrderId } from "@acme/contracts"
 import type {
@@ -25,10 +25,9 @@ import {
   OrderPlaced
 } from "@acme/contracts/gateway"
 import * as Internal from "@acme/contracts/order"
-import { resilient, RetryPolicy } from "@acme/resilience"
 import { Context, Effect, Layer } from "effect"
 import { publicFailures } from "../Downstream/Failures.ts"
-import { OrderClient } from "../Downstream/OrderClient.ts"
+import { OrderDownstream } from "../Downstream/Downstreams.ts"
 
 type Unavailable = ServiceUnavailable | GatewayTimeout
 
@@ -86,21 +85,22 @@ export class Orders extends Context.Service<
   static readonly layer = Layer.effect(
     Orders,
     Effect.gen(function* () {
-      const { client, downstream } = yield* OrderClient
+      const downstream = yield* OrderDownstream
 
       const place = Effect.fn("Orders.place")(function* (
         customer: string,
         idempotencyKey: string,
         order: PlaceOrder
       ) {
-        const placed = yield* client.orders
-          .place({
-            params: { customerId: Internal.CustomerId.make(customer) },
-            headers: { "idempotency-key": idempotencyKey },
-            payload: order
-          })
+        const placed = yield* downstream
+          .call((client) =>
+            client.orders.place({
+              params: { customerId: Internal.CustomerId.make(customer) },
+              headers: { "idempotency-key": idempotencyKey },
+              payload: order
+            })
+          )
           .pipe(
-            resilient(downstream, RetryPolicy.transient, { request: { method: "POST", idempotencyKey } }),
             publicFailures,
             Effect.catchTags({
               IdempotencyKeyReused: () =>
@@ -124,13 +124,11 @@ export class Orders extends Context.Service<
       })
 
       const get = Effect.fn("Orders.get")(function* (customer: string, id: OrderId) {
-        const order = yield* client.orders
-          .get({ params: { customerId: Internal.CustomerId.make(customer), orderId: id } })
-          .pipe(
-            resilient(downstream, RetryPolicy.transient),
-            publicFailures,
-            Effect.catchTag("OrderNotFound", notFound)
+        const order = yield* downstream
+          .call((client) =>
+            client.orders.get({ params: { customerId: Internal.CustomerId.make(customer), orderId: id } })
           )
+          .pipe(publicFailures, Effect.catchTag("OrderNotFound", notFound))
         return toPublic(order)
       })
 
@@ -138,10 +136,11 @@ export class Orders extends Context.Service<
         customer: string,
         query: { readonly limit?: number; readonly cursor?: string }
       ) {
-        const page = yield* client.orders
-          .list({ params: { customerId: Internal.CustomerId.make(customer) }, query })
+        const page = yield* downstream
+          .call((client) =>
+            client.orders.list({ params: { customerId: Internal.CustomerId.make(customer) }, query })
+          )
           .pipe(
-            resilient(downstream, RetryPolicy.transient),
             publicFailures,
             Effect.catchTag("InvalidOrderCursor", () =>
               Effect.fail(new InvalidCursor({ field: "cursor", detail: "The cursor is not valid" }))
@@ -151,10 +150,11 @@ export class Orders extends Context.Service<
       })
 
       const cancel = Effect.fn("Orders.cancel")(function* (customer: string, id: OrderId) {
-        const order = yield* client.orders
-          .cancel({ params: { customerId: Internal.CustomerId.make(customer), orderId: id } })
+        const order = yield* downstream
+          .call((client) =>
+            client.orders.cancel({ params: { customerId: Internal.CustomerId.make(customer), orderId: id } })
+          )
           .pipe(
-            resilient(downstream, RetryPolicy.none),
             publicFailures,
             Effect.catchTags({
               OrderNotFound: notFound,

@@ -9,13 +9,13 @@ import { LoadShedding, ServiceUnavailable } from "@acme/contracts/gateway"
 import { Effect, Layer, Metric } from "effect"
 import type { Types } from "effect"
 import type { HttpServerResponse } from "effect/http"
-import * as OverloadConfig from "./OverloadConfig.ts"
+import * as Settings from "../Settings.ts"
 import * as OverloadMetrics from "./OverloadMetrics.ts"
 
 export const LoadSheddingLive = Layer.effect(
   LoadShedding,
   Effect.gen(function* () {
-    const { maxInFlight } = yield* OverloadConfig.config
+    const { maxInFlight } = yield* Settings.overload
     const overloaded = new ServiceUnavailable({
       reason: "overloaded",
       retryAfterSeconds: 1,

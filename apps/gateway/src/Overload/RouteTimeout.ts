@@ -7,12 +7,12 @@
  */
 import { GatewayTimeout, RouteTimeout } from "@acme/contracts/gateway"
 import { Duration, Effect, Layer } from "effect"
-import * as OverloadConfig from "./OverloadConfig.ts"
+import * as Settings from "../Settings.ts"
 
 export const RouteTimeoutLive = Layer.effect(
   RouteTimeout,
   Effect.gen(function* () {
-    const { readTimeout, writeTimeout } = yield* OverloadConfig.config
+    const { readTimeout, writeTimeout } = yield* Settings.overload
     const timeouts = [readTimeout, writeTimeout].map((budget) => ({
       budget,
       error: Effect.fail(new GatewayTimeout({ detail: `No response within ${Duration.format(budget)}` }))

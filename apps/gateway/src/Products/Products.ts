@@ -1,16 +1,16 @@
 /**
  * The catalog as the public API shows it, read from (and stock set at) the inventory service.
- * Reads are retried on transient failures; setting stock is not (the brief keeps retries to
- * requests that are safe to repeat by construction: GETs, and POSTs with an idempotency key).
+ * Calls go through the inventory downstream (see `Downstream/Downstreams.ts`), which retries
+ * transient failures of the requests that are safe to repeat: the reads, and setting stock (a PUT
+ * of an absolute value).
  */
 import type { Sku } from "@acme/contracts"
 import type { GatewayTimeout, Product, ProductPage, ServiceUnavailable } from "@acme/contracts/gateway"
 import { InvalidCursor, ProductNotFound } from "@acme/contracts/gateway"
 import type * as Internal from "@acme/contracts/inventory"
-import { resilient, RetryPolicy } from "@acme/resilience"
 import { Context, Effect, Layer } from "effect"
 import { publicFailures } from "../Downstream/Failures.ts"
-import { InventoryClient } from "../Downstream/InventoryClient.ts"
+import { InventoryDownstream } from "../Downstream/Downstreams.ts"
 
 type Unavailable = ServiceUnavailable | GatewayTimeout
 
@@ -36,7 +36,7 @@ export class Products extends Context.Service<
   static readonly layer = Layer.effect(
     Products,
     Effect.gen(function* () {
-      const { client, downstream } = yield* InventoryClient
+      const downstream = yield* InventoryDownstream
 
       const notFound = (error: Internal.ProductNotFound) =>
         Effect.fail(new ProductNotFound({ sku: error.sku, detail: `No product with SKU ${error.sku}` }))
@@ -45,35 +45,28 @@ export class Products extends Context.Service<
         readonly limit?: number
         readonly cursor?: string
       }) {
-        const page = yield* client.products.list({ query }).pipe(
-          resilient(downstream, RetryPolicy.transient),
-          publicFailures,
-          Effect.catchTag("InvalidCursor", () =>
-            Effect.fail(new InvalidCursor({ field: "cursor", detail: "The cursor is not valid" }))
+        const page = yield* downstream
+          .call((client) => client.products.list({ query }))
+          .pipe(
+            publicFailures,
+            Effect.catchTag("InvalidCursor", () =>
+              Effect.fail(new InvalidCursor({ field: "cursor", detail: "The cursor is not valid" }))
+            )
           )
-        )
         return { items: page.items.map(toPublic), nextCursor: page.nextCursor }
       })
 
       const get = Effect.fn("Products.get")(function* (sku: Sku) {
-        const product = yield* client.products
-          .get({ params: { sku } })
-          .pipe(
-            resilient(downstream, RetryPolicy.transient),
-            publicFailures,
-            Effect.catchTag("ProductNotFound", notFound)
-          )
+        const product = yield* downstream
+          .call((client) => client.products.get({ params: { sku } }))
+          .pipe(publicFailures, Effect.catchTag("ProductNotFound", notFound))
         return toPublic(product)
       })
 
       const setStock = Effect.fn("Products.setStock")(function* (sku: Sku, available: number) {
-        const product = yield* client.products
-          .setStock({ params: { sku }, payload: { available } })
-          .pipe(
-            resilient(downstream, RetryPolicy.none),
-            publicFailures,
-            Effect.catchTag("ProductNotFound", notFound)
-          )
+        const product = yield* downstream
+          .call((client) => client.products.setStock({ params: { sku }, payload: { available } }))
+          .pipe(publicFailures, Effect.catchTag("ProductNotFound", notFound))
         return toPublic(product)
       })
 

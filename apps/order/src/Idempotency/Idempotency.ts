@@ -17,22 +17,11 @@
  */
 import type { OrderId } from "@acme/contracts"
 import { IdempotencyKeyInFlight, IdempotencyKeyReused } from "@acme/contracts/order"
-import { Config, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Option, Schedule } from "effect"
 import { createHash } from "node:crypto"
-import { boundedInt, positiveDuration } from "../Settings.ts"
+import * as Settings from "../Settings.ts"
 import type { KeyRef } from "./IdempotencyRepo.ts"
 import { IdempotencyRepo } from "./IdempotencyRepo.ts"
-
-export const idempotencyConfig = Config.all({
-  /** How long a key is remembered. */
-  ttl: positiveDuration("IDEMPOTENCY_TTL", Duration.hours(24)),
-  /** How long a request in flight holds its key before a retry may take over (keep it above ORDER_RESULT_WAIT). */
-  lease: positiveDuration("IDEMPOTENCY_LEASE", Duration.seconds(30)),
-  /** How often expired keys are deleted. */
-  sweepInterval: positiveDuration("IDEMPOTENCY_SWEEP_INTERVAL", Duration.minutes(10)),
-  /** Expired keys deleted per statement. */
-  sweepBatch: boundedInt("IDEMPOTENCY_SWEEP_BATCH", 1, 100_000, 1000)
-})
 
 /** A key, the customer it belongs to, and the fingerprint of the request body it came with. */
 export interface IdempotentRequest extends KeyRef {
@@ -76,7 +65,7 @@ export class Idempotency extends Context.Service<
     Idempotency,
     Effect.gen(function* () {
       const repo = yield* IdempotencyRepo
-      const config = yield* idempotencyConfig
+      const config = yield* Settings.idempotency
       const leaseMillis = Duration.toMillis(config.lease)
       const ttlMillis = Duration.toMillis(config.ttl)
 

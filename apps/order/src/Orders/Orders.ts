@@ -35,7 +35,7 @@ import { fingerprint, Idempotency } from "../Idempotency/Idempotency.ts"
 import { OutboxRepo } from "../Outbox/OutboxRepo.ts"
 import { cancel as decideCancel, initial } from "../Saga/Saga.ts"
 import { SagaRunner } from "../Saga/SagaRunner.ts"
-import { ordersConfig } from "./OrdersConfig.ts"
+import * as Settings from "../Settings.ts"
 import type { OrderRecord } from "./OrdersRepo.ts"
 import { OrdersRepo, toOrder } from "./OrdersRepo.ts"
 import { ResultChannel } from "./ResultChannel.ts"
@@ -86,7 +86,7 @@ export class Orders extends Context.Service<
       const saga = yield* SagaRunner
       const idempotency = yield* Idempotency
       const results = yield* ResultChannel
-      const { cancellationWindow } = yield* ordersConfig
+      const { cancellationWindow } = yield* Settings.orders
 
       const notFound = (orderId: OrderId) =>
         new OrderNotFound({ orderId, detail: `No order ${orderId} for this customer` })

@@ -12,7 +12,7 @@
 import type { OrderId } from "@acme/contracts"
 import { Clock, Context, Deferred, Duration, Effect, Layer, Option } from "effect"
 import { Notifications } from "../Notifications/Notifications.ts"
-import { ordersConfig } from "./OrdersConfig.ts"
+import * as Settings from "../Settings.ts"
 import type { OrderRecord } from "./OrdersRepo.ts"
 import { OrdersRepo } from "./OrdersRepo.ts"
 
@@ -28,7 +28,7 @@ export class ResultChannel extends Context.Service<
     Effect.gen(function* () {
       const notifications = yield* Notifications
       const orders = yield* OrdersRepo
-      const { resultWait, resultPoll } = yield* ordersConfig
+      const { resultWait, resultPoll } = yield* Settings.orders
       const pollMillis = Duration.toMillis(resultPoll)
 
       const read = (orderId: OrderId) =>

@@ -6,15 +6,16 @@
  * - Business answers (out of stock, declined, "nothing to release") are outcomes.
  * - Compensations treat "nothing there" as done: voiding a payment that was never authorized
  *   (404, or still PENDING / DECLINED) or releasing a reservation that does not exist (404).
- * - Everything else fails the delivery: retryable when another attempt may succeed (timeouts,
- *   refused connections, 5xx, 503 processor unavailable, an operation in progress, an open
- *   circuit breaker), permanent when no retry can help (a 4xx the contract does not name, a
- *   mismatch), which dead-letters a forward step at once.
+ * - Everything else fails the delivery (see {@link isRetryable}): retryable when another attempt
+ *   may succeed, permanent when no retry can help, which dead-letters a forward step at once.
+ *
+ * Calls go through the downstreams of `Downstream/Downstreams.ts`, which map the failures of the
+ * call itself to `@acme/resilience`'s typed `CallFailure`.
  */
 import { OrderId, Sku } from "@acme/contracts"
-import { Classify } from "@acme/resilience"
-import { Context, Effect, Layer, Schema } from "effect"
-import { HttpClientError } from "effect/http"
+import { PaymentInProgress } from "@acme/contracts/payment"
+import { DownstreamTimeout, DownstreamUnavailable } from "@acme/resilience"
+import { Context, Effect, Layer, Predicate, Schema } from "effect"
 import { Inventory, Payment } from "../Downstream/Downstreams.ts"
 import { DeliveryFailure } from "../Outbox/Relay.ts"
 import type { Outcome, Step } from "./Saga.ts"
@@ -37,31 +38,20 @@ const decode = <S extends Schema.Top & { readonly DecodingServices: never }>(sch
   )
 
 const describe = (error: unknown): string => {
-  if (HttpClientError.isHttpClientError(error)) {
-    const status = error.response?.status
-    return `${error.reason._tag}${status === undefined ? "" : ` ${status}`}: ${error.message}`
-  }
-  if (typeof error === "object" && error !== null) {
-    const tagged = error as { readonly _tag?: unknown; readonly message?: unknown }
-    const tag = typeof tagged._tag === "string" ? tagged._tag : "Error"
-    return typeof tagged.message === "string" && tagged.message !== "" ? `${tag}: ${tagged.message}` : tag
-  }
-  return String(error)
+  const tag = Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" ? error._tag : "Error"
+  return error instanceof Error && error.message !== "" ? `${tag}: ${error.message}` : tag
 }
 
 /**
- * Whether another attempt may succeed. Transient failures (per `Classify`) and the resilience
- * layer's own rejections are; so is anything unknown (bounded by the attempts). A client error
- * status that is not transient is not: the same request would be refused again.
+ * Whether another attempt may succeed: the downstream was unavailable or slow (its circuit
+ * open, a refused connection, a 5xx, the processor unavailable), or the payment is still in
+ * progress. A contract mismatch, or a contract error that is not an outcome, would be refused
+ * again: it dead-letters a forward step at once.
  */
-export const isRetryable = (error: unknown): boolean => {
-  if (Classify.isTransient(error)) return true
-  const tag = (error as { readonly _tag?: unknown } | null)?._tag
-  if (tag === "CircuitOpen" || tag === "BulkheadFull" || tag === "TimeoutError") return true
-  if (tag === "PaymentInProgress" || tag === "ProcessorUnavailable") return true
-  const status = Classify.statusOf(error)
-  return status === undefined || status >= 500
-}
+export const isRetryable = (error: unknown): boolean =>
+  error instanceof DownstreamUnavailable ||
+  error instanceof DownstreamTimeout ||
+  error instanceof PaymentInProgress
 
 const failed = (error: unknown) =>
   new DeliveryFailure({ message: describe(error), retryable: isRetryable(error) })

@@ -27,19 +27,12 @@ import {
   PaymentMismatch,
   PaymentNotFound
 } from "@acme/contracts/payment"
-import { Clock, Config, Context, DateTime, Duration, Effect, Layer, Option } from "effect"
+import { Clock, Context, DateTime, Duration, Effect, Layer, Option } from "effect"
 import { createHash } from "node:crypto"
 import { ProcessorGateway } from "../Processor/ProcessorGateway.ts"
+import * as Settings from "../Settings.ts"
 import type { ClaimAction, Completion, PaymentRecord } from "./PaymentsRepo.ts"
 import { PaymentsRepo } from "./PaymentsRepo.ts"
-
-/** The settings from the environment, defaults next to the keys. */
-export const paymentsConfig = Config.all({
-  /** A claim older than this is presumed abandoned by a crashed instance. */
-  pendingTimeout: Config.Duration("PENDING_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30))),
-  /** How long a duplicate request waits for the outcome of the same operation in flight. */
-  inFlightWait: Config.Duration("IN_FLIGHT_WAIT").pipe(Config.withDefault(Duration.seconds(5)))
-})
 
 /** How often a waiting duplicate reads the row again. */
 const pollInterval = Duration.millis(50)
@@ -85,7 +78,7 @@ export class Payments extends Context.Service<
     Effect.gen(function* () {
       const repo = yield* PaymentsRepo
       const gateway = yield* ProcessorGateway
-      const config = yield* paymentsConfig
+      const config = yield* Settings.payments
       const pendingMillis = Duration.toMillis(config.pendingTimeout)
       const waitMillis = Duration.toMillis(config.inFlightWait)
       const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))

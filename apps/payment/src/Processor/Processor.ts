@@ -9,7 +9,6 @@
  * between the call and recording its outcome) cannot charge twice.
  */
 import type { ChargeAmount, DeclineReason } from "@acme/contracts/payment"
-import { Classify } from "@acme/resilience"
 import type { Effect } from "effect"
 import { Context, Schema } from "effect"
 
@@ -23,9 +22,7 @@ export type AuthorizeOutcome =
 export class ProcessorError extends Schema.TaggedError<ProcessorError>()("ProcessorError", {
   operation: Schema.Literals(["authorize", "capture", "void", "refund"]),
   message: Schema.String
-}) {
-  readonly [Classify.TransientTypeId] = true
-}
+}) {}
 
 export class Processor extends Context.Service<
   Processor,

@@ -1,28 +1,19 @@
 /**
- * The processor as the payments feature calls it: every call goes through one `Downstream`
- * (per-attempt timeout `PROCESSOR_TIMEOUT`, a circuit breaker, a bulkhead) under the
- * `transient` retry policy, so only transient failures (processor errors, timeouts) are
- * retried, and while the breaker is open calls fail at once without reaching the processor.
- * Whatever still fails becomes the contract's `ProcessorUnavailable` (503 with Retry-After).
+ * The processor as the payments feature calls it: one `Downstream` (`@acme/resilience`, the same
+ * helper the services' HTTP clients are built with), so every call gets the `transient` retry
+ * policy, the processor's circuit breaker and the per-attempt `PROCESSOR_TIMEOUT`. Every request
+ * carries an idempotency key, so every request may be retried; only transient failures are
+ * (`ProcessorError`, timeouts), and while the circuit is open calls fail at once without reaching
+ * the processor. Whatever still fails becomes the contract's `ProcessorUnavailable` (503 with
+ * `Retry-After`).
  */
 import type { ChargeAmount } from "@acme/contracts/payment"
 import { ProcessorUnavailable } from "@acme/contracts/payment"
-import type { CircuitBreaker } from "@acme/resilience"
-import { CircuitOpen, Downstream, resilient, RetryPolicy } from "@acme/resilience"
-import { Config, Context, Duration, Effect, Layer } from "effect"
+import { Downstream, DownstreamUnavailable, RetryPolicy } from "@acme/resilience"
+import { Context, Duration, Effect, Layer } from "effect"
+import * as Settings from "../Settings.ts"
 import type { AuthorizeOutcome, Operation } from "./Processor.ts"
-import { Processor } from "./Processor.ts"
-
-/** The downstream settings from the environment, defaults next to the keys. */
-export const downstreamConfig = Config.all({
-  timeout: Config.Duration("PROCESSOR_TIMEOUT").pipe(Config.withDefault(Duration.seconds(2))),
-  breakerFailures: Config.Int("PROCESSOR_BREAKER_FAILURES").pipe(Config.withDefault(5)),
-  breakerOpen: Config.Duration("PROCESSOR_BREAKER_OPEN").pipe(Config.withDefault(Duration.seconds(10)))
-})
-
-/** Seconds to send in `Retry-After`: until the breaker probes again, else one second. */
-const retryAfterSeconds = (error: unknown): number =>
-  error instanceof CircuitOpen ? Math.max(1, Math.ceil(Duration.toSeconds(error.retryAfter))) : 1
+import { Processor, ProcessorError } from "./Processor.ts"
 
 export class ProcessorGateway extends Context.Service<
   ProcessorGateway,
@@ -46,40 +37,38 @@ export class ProcessorGateway extends Context.Service<
       readonly authorization: string
       readonly amount: ChargeAmount
     }) => Effect.Effect<void, ProcessorUnavailable>
-    /** The breaker's state, for readiness-style diagnostics and tests. */
-    readonly breaker: Effect.Effect<CircuitBreaker.State>
+    /** The state of the processor's circuit, for diagnostics and tests. */
+    readonly breaker: Effect.Effect<"Closed" | "Open" | "HalfOpen">
   }
 >()("payment/ProcessorGateway") {
   static readonly layer = Layer.effect(
     ProcessorGateway,
     Effect.gen(function* () {
       const processor = yield* Processor
-      const config = yield* downstreamConfig
-      const downstream = yield* Downstream.make({
+      const { downstream } = yield* Downstream.make({
         name: "processor",
-        timeout: config.timeout,
-        circuitBreaker: { consecutiveFailures: config.breakerFailures, openDuration: config.breakerOpen }
+        ...(yield* Settings.processor),
+        retry: RetryPolicy.transient,
+        isTransient: (error) => error instanceof ProcessorError
       })
 
-      /**
-       * One processor request. The processor deduplicates by the idempotency key, which is
-       * what makes retrying a non-idempotent request (a POST) safe.
-       */
-      const call = <A, E>(
+      /** One processor request, keyed `<payment id>:<operation>` so repeating it is safe. */
+      const call = <A>(
         operation: Operation,
         paymentId: string,
-        effect: (key: string) => Effect.Effect<A, E>
-      ) => {
-        const idempotencyKey = `${paymentId}:${operation}`
-        return effect(idempotencyKey).pipe(
-          resilient(downstream, RetryPolicy.transient, { request: { method: "POST", idempotencyKey } }),
+        effect: (key: string) => Effect.Effect<A, ProcessorError>
+      ) =>
+        downstream.run(effect(`${paymentId}:${operation}`), { idempotent: true }).pipe(
           Effect.catch((error) =>
             Effect.logWarning("processor unavailable").pipe(
               Effect.annotateLogs({ operation, paymentId, error: String(error) }),
               Effect.andThen(
                 Effect.fail(
                   new ProcessorUnavailable({
-                    retryAfterSeconds: retryAfterSeconds(error),
+                    retryAfterSeconds:
+                      error instanceof DownstreamUnavailable
+                        ? Math.max(1, Math.ceil(Duration.toSeconds(error.retryAfter)))
+                        : 1,
                     detail: `The card processor did not answer the ${operation}; nothing was changed`
                   })
                 )
@@ -88,7 +77,6 @@ export class ProcessorGateway extends Context.Service<
           ),
           Effect.withSpan(`ProcessorGateway.${operation}`, { attributes: { paymentId } })
         )
-      }
 
       return ProcessorGateway.of({
         authorize: ({ amount, paymentId, token }) =>
@@ -105,8 +93,7 @@ export class ProcessorGateway extends Context.Service<
           call("refund", paymentId, (idempotencyKey) =>
             processor.refund({ idempotencyKey, authorization, amount })
           ),
-        breaker:
-          downstream.circuitBreaker === undefined ? Effect.succeed("closed") : downstream.circuitBreaker.state
+        breaker: downstream.state
       })
     })
   )

@@ -14,40 +14,16 @@
  * Time and randomness come from Effect's `Clock` and `Random`, so `TestClock` and
  * `Random.withSeed` make it deterministic. It counts the calls that reached it, per operation.
  */
-import { MinorUnits } from "@acme/contracts"
 import type { ChargeAmount } from "@acme/contracts/payment"
-import { Config, Context, Duration, Effect, Layer, Random, Ref, Schema } from "effect"
+import { Context, Duration, Effect, Layer, Random, Ref } from "effect"
+import * as Settings from "../Settings.ts"
+import type { SimulationSettings } from "../Settings.ts"
 import type { AuthorizeOutcome, Operation } from "./Processor.ts"
 import { Processor, ProcessorError } from "./Processor.ts"
 
-export interface SimulationSettings {
-  readonly latency: Duration.Duration
-  readonly jitter: Duration.Duration
-  /** Share of calls, 0..1, that fail with a transient `ProcessorError`. */
-  readonly errorRate: number
-  /** Largest amount, in minor units, that `tok_visa` approves. */
-  readonly amountLimit: number
-}
+export type { SimulationSettings } from "../Settings.ts"
 
-export const defaultSettings: SimulationSettings = {
-  latency: Duration.millis(50),
-  jitter: Duration.millis(25),
-  errorRate: 0,
-  amountLimit: 1_000_000
-}
-
-/** The settings from the environment, defaults next to the keys. */
-export const settingsConfig: Config.Config<SimulationSettings> = Config.all({
-  latency: Config.Duration("PROCESSOR_LATENCY").pipe(Config.withDefault(defaultSettings.latency)),
-  jitter: Config.Duration("PROCESSOR_JITTER").pipe(Config.withDefault(defaultSettings.jitter)),
-  errorRate: Config.schema(
-    Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })),
-    "PROCESSOR_ERROR_RATE"
-  ).pipe(Config.withDefault(defaultSettings.errorRate)),
-  amountLimit: Config.schema(MinorUnits, "PROCESSOR_AMOUNT_LIMIT").pipe(
-    Config.withDefault(defaultSettings.amountLimit)
-  )
-})
+export const defaultSettings: SimulationSettings = Settings.simulationDefaults
 
 export type CallCounts = Readonly<Record<Operation, number>>
 
@@ -66,7 +42,7 @@ export class ProcessorSimulation extends Context.Service<
   static readonly layerConfig = Layer.effect(
     ProcessorSimulation,
     Effect.gen(function* () {
-      return yield* ProcessorSimulation.make(yield* settingsConfig)
+      return yield* ProcessorSimulation.make(yield* Settings.simulation)
     })
   )
 
