@@ -35,7 +35,7 @@ var (
 	}}
 	// A downstream's breaker, the same names in every service (its <NAME>_TIMEOUT is listed with
 	// the service, whose Settings.ts names the downstream).
-	breakerEnv = envGroup{[]string{"libs/resilience/src/Settings.ts"}, []string{
+	breakerEnv = envGroup{[]string{"libs/resilience/src/Downstream.ts"}, []string{
 		"CIRCUIT_BREAKER_FAILURES", "CIRCUIT_BREAKER_OPEN_DURATION",
 	}}
 	// Read by Node itself, not by the service's code.
@@ -43,14 +43,14 @@ var (
 )
 
 var serviceEnv = map[string][]envGroup{
-	"gateway": {kitEnv, httpClientEnv, breakerEnv, nodeEnv, {[]string{"apps/gateway/src", "libs/resilience/src/Settings.ts"}, []string{
+	"gateway": {kitEnv, httpClientEnv, breakerEnv, nodeEnv, {[]string{"apps/gateway/src", "libs/resilience/src/Downstream.ts"}, []string{
 		"INVENTORY_URL", "INVENTORY_TIMEOUT", "ORDER_URL", "ORDER_TIMEOUT", "DOWNSTREAM_MAX_CONCURRENT", "REDIS_URL",
 		"JWT_SECRET", "JWT_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_CLOCK_SKEW", "JWT_JWKS_COOLDOWN",
 		"JWT_JWKS_CACHE_MAX_AGE", "JWT_JWKS_TIMEOUT", "JWT_CACHE_TTL",
 		"MAX_IN_FLIGHT", "RATE_LIMIT_PER_SECOND", "RATE_LIMIT_BURST", "ROUTE_TIMEOUT_READ", "ROUTE_TIMEOUT_WRITE",
 		"HSTS_MAX_AGE", "CORS_ORIGINS",
 	}}},
-	"order": {kitEnv, databaseEnv, httpClientEnv, breakerEnv, nodeEnv, {[]string{"apps/order/src", "libs/resilience/src/Settings.ts"}, []string{
+	"order": {kitEnv, databaseEnv, httpClientEnv, breakerEnv, nodeEnv, {[]string{"apps/order/src", "libs/resilience/src/Downstream.ts"}, []string{
 		"INVENTORY_URL", "PAYMENT_URL", "INVENTORY_TIMEOUT", "PAYMENT_TIMEOUT",
 		"ORDER_RESULT_WAIT", "ORDER_RESULT_POLL", "CANCELLATION_WINDOW",
 		"IDEMPOTENCY_TTL", "IDEMPOTENCY_LEASE", "IDEMPOTENCY_SWEEP_INTERVAL", "IDEMPOTENCY_SWEEP_BATCH",
@@ -60,7 +60,7 @@ var serviceEnv = map[string][]envGroup{
 	"inventory": {kitEnv, databaseEnv, nodeEnv, {[]string{"apps/inventory/src"}, []string{
 		"RESERVATION_TTL", "RESERVATION_SWEEP_INTERVAL", "RESERVATION_SWEEP_BATCH", "SEED_DEMO_DATA",
 	}}},
-	"payment": {kitEnv, databaseEnv, breakerEnv, nodeEnv, {[]string{"apps/payment/src", "libs/resilience/src/Settings.ts"}, []string{
+	"payment": {kitEnv, databaseEnv, breakerEnv, nodeEnv, {[]string{"apps/payment/src", "libs/resilience/src/Downstream.ts"}, []string{
 		"PENDING_TIMEOUT", "IN_FLIGHT_WAIT", "PROCESSOR_TIMEOUT",
 		"PROCESSOR_LATENCY", "PROCESSOR_JITTER", "PROCESSOR_ERROR_RATE", "PROCESSOR_AMOUNT_LIMIT",
 	}}},

@@ -22,13 +22,14 @@
  * | `HSTS_MAX_AGE`                  | `0 seconds` (off)       | `Strict-Transport-Security: max-age` when positive       |
  * | `CORS_ORIGINS`                  | (empty: CORS off)       | comma-separated allowed origins, or `*`                  |
  */
-import { Settings } from "@acme/resilience"
+import { Settings } from "@acme/pool"
+import { Downstream } from "@acme/resilience"
 import { Config, Duration } from "effect"
 
 const downstream = (name: "INVENTORY" | "ORDER", url: string, timeout: Duration.Input) =>
   Config.all({
     url: Config.URL(`${name}_URL`).pipe(Config.withDefault(new URL(url))),
-    policy: Settings.policy(name, timeout),
+    policy: Downstream.settings(name, timeout),
     maxConcurrent: Settings.boundedInt("DOWNSTREAM_MAX_CONCURRENT", 1, 100_000, 128)
   })
 

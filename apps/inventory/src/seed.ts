@@ -4,8 +4,9 @@
  */
 import type { Product } from "@acme/contracts/inventory"
 import { Sku } from "@acme/contracts"
-import { Config, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { ProductsRepo } from "./Products/ProductsRepo.ts"
+import { seedDemoData } from "./Settings.ts"
 
 const eur = (amount: number) => ({ amount, currency: "EUR" })
 
@@ -32,7 +33,7 @@ export const demoProducts: ReadonlyArray<Product> = [
 /** Inserts the demo products that are missing when `SEED_DEMO_DATA` is true. */
 export const SeedLive = Layer.effectDiscard(
   Effect.gen(function* () {
-    const enabled = yield* Config.Boolean("SEED_DEMO_DATA").pipe(Config.withDefault(false))
+    const enabled = yield* seedDemoData
     if (!enabled) return
     const repo = yield* ProductsRepo
     const inserted = yield* repo.insertMissing(demoProducts)

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Config } from "effect"
 import { ConfigProvider, Duration, Effect } from "effect"
-import { reservationTtl, sweepBatchSize, sweepInterval } from "../src/Reservations/ReservationsConfig.ts"
+import { reservationTtl, sweepBatchSize, sweepInterval } from "../src/Settings.ts"
 
 const read = <A>(config: Config.Config<A>, env: Record<string, string>) =>
   config.parse(ConfigProvider.fromUnknown(env))

@@ -20,7 +20,8 @@
  * | `IDEMPOTENCY_SWEEP_INTERVAL`    | `10 minutes`            | how often expired keys are deleted                       |
  * | `IDEMPOTENCY_SWEEP_BATCH`       | 1000                    | expired keys deleted per statement                       |
  */
-import { Settings } from "@acme/resilience"
+import { Settings } from "@acme/pool"
+import { Downstream } from "@acme/resilience"
 import { Config } from "effect"
 
 export const { boundedInt, positiveDuration } = Settings
@@ -28,7 +29,7 @@ export const { boundedInt, positiveDuration } = Settings
 const downstream = (name: "INVENTORY" | "PAYMENT", url: string) =>
   Config.all({
     url: Config.URL(`${name}_URL`).pipe(Config.withDefault(new URL(url))),
-    policy: Settings.policy(name, "4 seconds")
+    policy: Downstream.settings(name, "4 seconds")
   })
 
 export const inventory = downstream("INVENTORY", "http://127.0.0.1:8082")

@@ -16,7 +16,8 @@
  * | `PROCESSOR_AMOUNT_LIMIT`        | 1000000      | simulated processor: largest amount `tok_visa` approves (minor) |
  */
 import { MinorUnits } from "@acme/contracts"
-import { Settings } from "@acme/resilience"
+import { Settings } from "@acme/pool"
+import { Downstream } from "@acme/resilience"
 import { Config, Duration, Schema } from "effect"
 
 export const payments = Config.all({
@@ -24,7 +25,7 @@ export const payments = Config.all({
   inFlightWait: Settings.positiveDuration("IN_FLIGHT_WAIT", "5 seconds")
 })
 
-export const processor = Settings.policy("PROCESSOR", "2 seconds")
+export const processor = Downstream.settings("PROCESSOR", "2 seconds")
 
 export interface SimulationSettings {
   readonly latency: Duration.Duration

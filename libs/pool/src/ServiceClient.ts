@@ -1,5 +1,5 @@
 /**
- * The HTTP client for calls to other services: the transport that `resilient(...)` (retries,
+ * The HTTP client for calls to other services: the transport that `Downstream.client` of `@acme/resilience` (retries,
  * circuit breaker) wraps. It pools connections, bounds each call and measures it:
  *
  * - keep-alive: connections are reused across calls, at most `HTTP_CLIENT_MAX_CONNECTIONS` open
@@ -28,12 +28,13 @@
  */
 import { HttpMetrics } from "@acme/metrics"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Cause, Clock, Config, Duration, Effect, Exit, Layer, Metric, Option, Schema } from "effect"
+import { Cause, Clock, Config, Duration, Effect, Exit, Layer, Metric, Option } from "effect"
 import { Cookies, HttpClient, HttpClientError, HttpClientResponse } from "effect/http"
 import type { HttpClientRequest } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
 import type { HttpApi, HttpApiGroup } from "effect/http-api"
 import { clearImmediate, setImmediate } from "node:timers"
+import { boundedInt, positiveDuration } from "./Settings.ts"
 
 /** The client's settings; {@link config} reads them from the environment. */
 export interface Settings {
@@ -45,26 +46,14 @@ export interface Settings {
   readonly timeout: Duration.Duration
 }
 
-const positiveInt = (name: string) => Config.schema(Schema.Int.check(Schema.isGreaterThan(0)), name)
-
-const positiveDuration = (name: string) =>
-  Config.schema(
-    Schema.DurationFromString.check(
-      Schema.makeFilter((duration: Duration.Duration) => Duration.isPositive(duration), {
-        expected: "a positive duration"
-      })
-    ),
-    name
-  )
-
 /**
  * `HTTP_CLIENT_MAX_CONNECTIONS` (default 64), `HTTP_CLIENT_IDLE_TIMEOUT` (default 30 seconds),
  * `HTTP_CLIENT_TIMEOUT` (default 5 seconds).
  */
 export const config: Config.Config<Settings> = Config.all({
-  maxConnections: positiveInt("HTTP_CLIENT_MAX_CONNECTIONS").pipe(Config.withDefault(64)),
-  idleTimeout: positiveDuration("HTTP_CLIENT_IDLE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30))),
-  timeout: positiveDuration("HTTP_CLIENT_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5)))
+  maxConnections: boundedInt("HTTP_CLIENT_MAX_CONNECTIONS", 1, 1_000_000, 64),
+  idleTimeout: positiveDuration("HTTP_CLIENT_IDLE_TIMEOUT", "30 seconds"),
+  timeout: positiveDuration("HTTP_CLIENT_TIMEOUT", "5 seconds")
 })
 
 /** Whether a call failed because it ran out of its `HTTP_CLIENT_TIMEOUT`. */

@@ -1,12 +1,8 @@
 /**
- * A bulkhead: at most `maxConcurrent` calls run at once, at most `maxQueue` more wait (first
- * come, first served), and anything beyond is rejected at once. Effect's `Semaphore` bounds the
- * running calls but lets any number wait; the bound on the queue is what this adds: an unbounded
- * wait turns a slow downstream into unbounded memory and latency upstream.
- *
- * The admission count is checked and incremented in one synchronous step, in an uninterruptible
- * region that also installs its release, so concurrent fibers can neither overfill the bulkhead
- * nor leak a slot when interrupted while queued.
+ * A bulkhead: `maxConcurrent` calls run, at most `maxQueue` more wait (first come, first served),
+ * the next is rejected at once. Effect's `Semaphore` lets any number wait: the bound on the queue
+ * is what this adds. Admission is counted in one synchronous, uninterruptible step that installs
+ * its release, so concurrent fibers can neither overfill it nor leak a slot when interrupted.
  */
 import { Effect, Semaphore } from "effect"
 
@@ -16,8 +12,6 @@ export interface Bulkhead {
     self: Effect.Effect<A, E, R>,
     rejected: Effect.Effect<never, E2>
   ) => Effect.Effect<A, E | E2, R>
-  /** Calls admitted (running plus queued). */
-  readonly admitted: () => number
 }
 
 export const make = (options: { readonly maxConcurrent: number; readonly maxQueue: number }): Bulkhead => {
@@ -32,7 +26,6 @@ export const make = (options: { readonly maxConcurrent: number; readonly maxQueu
     return undefined
   }
   return {
-    admitted: () => admitted,
     run: (self, rejected) =>
       Effect.uninterruptibleMask((restore) => {
         if (admitted >= maxConcurrent + maxQueue) return rejected

@@ -1,29 +1,14 @@
 /**
  * A downstream (another service, or a third party such as a card processor), built once from its
- * contract and a named policy. Every call to it goes through the same layers, outermost first:
- *
- * ```text
- * metrics ─ bulkhead ─ retry ─┬─ circuit breaker ─ timeout ─ call   (attempt 1)
- *                             └─ circuit breaker ─ timeout ─ call   (attempt 2, ...)
- * ```
- *
- * 1. Bulkhead (ours: Effect's `Semaphore` has no bound on its queue): bounds the calls in flight,
- *    backoff sleeps included, so a failing downstream cannot pile up retrying calls.
- * 2. Retry (`Effect.retry` with a `RetryPolicy` schedule): only transient failures, and only of an
- *    idempotent request (not a POST or PATCH, unless it carries an `Idempotency-Key`).
- * 3. Circuit breaker (`effect/persistence` `CircuitBreaker`, one key per downstream) around each
- *    attempt. Effect's docs put the breaker outside the retry; we keep it inside on purpose: it
- *    then sees every attempt, so it opens on the downstream's real health rather than after
- *    logical calls that each retried three times; a call mid-retries stops at its next attempt
- *    once the circuit opens (a rejection is not transient); and a half-open probe is one request,
- *    not a call holding the probe slot through its backoff.
- * 4. Timeout (`Effect.timeout`), innermost, per attempt: the attempt is interrupted, which aborts
- *    the request on the wire, counts as a transient failure and may be retried.
- *
- * Failures of the call itself reach the caller as one typed set (`CallFailure`: unavailable,
- * timeout, mismatch); the downstream's contract errors pass through unchanged.
+ * contract and a named policy. Layers, outermost first: metrics, bulkhead, retry, then per attempt
+ * circuit breaker and timeout. The breaker sits inside the retry, unlike Effect's suggested
+ * order, so that it sees every attempt, stops a call mid-retries once open, and probes with one
+ * request; `README.md` explains each layer. The call's own failures reach the caller as one typed
+ * set (`CallFailure`); the downstream's contract errors pass through unchanged.
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Metric, Option, Schema, Stream } from "effect"
+import { Settings } from "@acme/pool"
+import { Cause, Clock, Config, Context, Duration, Effect } from "effect"
+import { Exit, Layer, Metric, Option, Schema, Stream } from "effect"
 import type { Scope } from "effect"
 import { HttpClient, HttpClientError } from "effect/http"
 import type { HttpClientRequest } from "effect/http"
@@ -36,22 +21,17 @@ import { retryAfterMillis, type RetryPolicy } from "./RetryPolicy.ts"
 
 /** A named policy: how hard to try a downstream. */
 export interface Policy {
-  /** Bound on one attempt. */
-  readonly timeout: Duration.Input
+  readonly timeout: Duration.Input // one attempt
   readonly retry: RetryPolicy
-  /** Attempts failing in a row that open the circuit, and how long it stays open. */
   readonly breaker: { readonly failures: number; readonly openDuration: Duration.Input }
   readonly bulkhead?: { readonly maxConcurrent: number; readonly maxQueue: number } | undefined
 }
 
+type GuardError = Cause.TimeoutError | CircuitBreaker.CircuitBreakerError | DownstreamUnavailable
+type Problem = HttpApiError.BadRequestProblem | HttpApiError.InternalServerErrorProblem
+
 /** The failures of the exchange itself that `call` turns into a `CallFailure`. */
-export type ExchangeError =
-  | HttpClientError.HttpClientError
-  | Schema.SchemaError
-  | CircuitBreaker.CircuitBreakerError
-  | Cause.TimeoutError
-  | HttpApiError.BadRequestProblem
-  | HttpApiError.InternalServerErrorProblem
+export type ExchangeError = GuardError | HttpClientError.HttpClientError | Schema.SchemaError | Problem
 
 export interface Downstream {
   readonly name: string
@@ -75,7 +55,8 @@ const isTimeout = (error: unknown): boolean =>
 
 const stateCodes = { Closed: 0, Open: 1, HalfOpen: 2 } as const
 
-const durationBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
+const isProblem = (error: unknown): error is Problem =>
+  error instanceof HttpApiError.BadRequestProblem || error instanceof HttpApiError.InternalServerErrorProblem
 
 type Outcome = "success" | "failure" | "timeout" | "circuit_open" | "bulkhead_full" | "interrupted"
 
@@ -83,30 +64,22 @@ type Outcome = "success" | "failure" | "timeout" | "circuit_open" | "bulkhead_fu
 const metricsOf = (downstream: string) => {
   const counter = (name: string, description: string, attributes: Record<string, string>) =>
     Metric.counter(name, { description, incremental: true, attributes: { downstream, ...attributes } })
-  const outcomes: ReadonlyArray<Outcome> = [
-    "success",
-    "failure",
-    "timeout",
-    "circuit_open",
-    "bulkhead_full",
-    "interrupted"
-  ]
+  const outcomes = ["success", "failure", "timeout", "circuit_open", "bulkhead_full", "interrupted"] as const
+  const call = (outcome: Outcome) => counter("resilience.call.count", "Calls to a downstream", { outcome })
+  const calls = {} as Record<Outcome, Metric.Counter<number>>
+  for (const outcome of outcomes) calls[outcome] = call(outcome)
+  const boundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
   return {
-    calls: Object.fromEntries(
-      outcomes.map((outcome) => [
-        outcome,
-        counter("resilience.call.count", "Calls to a downstream, by outcome", { outcome })
-      ])
-    ) as Record<Outcome, Metric.Counter<number>>,
+    calls,
     duration: Metric.histogram("resilience.call.duration", {
-      description: "Duration of calls to a downstream, retries and backoff included, in seconds",
-      boundaries: durationBoundaries,
+      description: "Seconds, retries included",
+      boundaries,
       attributes: { downstream }
     }),
     attempts: counter("resilience.retry.attempts", "Attempts that reached the downstream", {}),
     retries: counter("resilience.retry.retries", "Attempts after the first", {}),
     state: Metric.gauge("resilience.circuit_breaker.state", {
-      description: "Circuit breaker state: 0 closed, 1 open, 2 half-open",
+      description: "0 closed, 1 open, 2 half-open",
       attributes: { breaker: downstream }
     })
   }
@@ -127,26 +100,18 @@ export const make = Effect.fnUntraced(function* (
     HttpClient.isTransientError(error) || (options.isTransient?.(error) ?? false)
   const timeout = Duration.fromInputUnsafe(options.timeout)
   const metrics = metricsOf(name)
-  const store = Context.get(
-    yield* Layer.build(CircuitBreaker.layerStoreMemory()),
-    CircuitBreaker.CircuitBreakerStore
-  )
+  const stores = yield* Layer.build(CircuitBreaker.layerStoreMemory())
+  const store = Context.get(stores, CircuitBreaker.CircuitBreakerStore)
   const breaker = yield* CircuitBreaker.make({
     tripPolicy: CircuitBreaker.consecutive(options.breaker.failures),
     openDuration: options.breaker.openDuration
   }).pipe(Effect.provideService(CircuitBreaker.CircuitBreakerStore, store))
   // The state gauge follows the breaker's own transitions.
   yield* Metric.update(metrics.state, 0)
+  const log = (t: CircuitBreaker.Transition) =>
+    (t.to === "Open" ? Effect.logWarning : Effect.logInfo)(`circuit ${name}: ${t.from} -> ${t.to}`)
   yield* breaker.transitions.pipe(
-    Stream.runForEach((transition) =>
-      Metric.update(metrics.state, stateCodes[transition.to]).pipe(
-        Effect.andThen(
-          (transition.to === "Open" ? Effect.logWarning : Effect.logInfo)("circuit breaker").pipe(
-            Effect.annotateLogs({ downstream: name, from: transition.from, to: transition.to })
-          )
-        )
-      )
-    ),
+    Stream.runForEach((t) => Effect.andThen(Metric.update(metrics.state, stateCodes[t.to]), log(t))),
     Effect.forkScoped({ startImmediately: true })
   )
   const classify = (exit: Exit.Exit<unknown, unknown>): CircuitBreaker.Outcome => {
@@ -165,34 +130,27 @@ export const make = Effect.fnUntraced(function* (
     if (Exit.isSuccess(exit)) return "success"
     const error = Cause.findErrorOption(exit.cause)
     if (Option.isNone(error)) return Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "failure"
-    if (error.value instanceof CircuitBreaker.CircuitBreakerError) return "circuit_open"
-    if (error.value instanceof DownstreamUnavailable && error.value.reason === "bulkhead_full") {
-      return "bulkhead_full"
-    }
-    return isTimeout(error.value) ? "timeout" : "failure"
+    const failure = toFailure(error.value)
+    if (failure instanceof DownstreamTimeout) return "timeout"
+    return failure instanceof DownstreamUnavailable && failure.reason !== "unreachable"
+      ? failure.reason
+      : "failure"
   }
 
   /** The layers, without mapping the failures: what the HTTP transport is wrapped in. */
   const guard = <A, E, R>(
     self: Effect.Effect<A, E, R>,
     idempotent: boolean
-  ): Effect.Effect<
-    A,
-    E | Cause.TimeoutError | CircuitBreaker.CircuitBreakerError | DownstreamUnavailable,
-    R
-  > =>
+  ): Effect.Effect<A, E | GuardError, R> =>
     Effect.withFiber((fiber) => {
       const clock = fiber.getRef(Clock.Clock)
       const started = clock.monotonicTimeNanosUnsafe()
       let attempts = 0
-      const timed = Effect.timeout(
-        Effect.suspend(() => {
-          attempts++
-          return self
-        }),
-        timeout
+      const counted = Effect.andThen(
+        Effect.sync(() => attempts++),
+        self
       )
-      const attempt = breaker.execute(timed, { key: name, classify })
+      const attempt = breaker.execute(Effect.timeout(counted, timeout), { key: name, classify })
       const retried: typeof attempt =
         idempotent && retry.maxAttempts > 1
           ? Effect.retry(attempt, { schedule: retry.schedule, while: isTransient })
@@ -200,11 +158,9 @@ export const make = Effect.fnUntraced(function* (
       return Effect.onExitPrimitive(
         bulkhead === undefined ? retried : bulkhead.run(retried, full),
         (exit) => {
+          const seconds = Number(clock.monotonicTimeNanosUnsafe() - started) / 1e9
           metrics.calls[outcomeOf(exit)].updateUnsafe(1, fiber.context)
-          metrics.duration.updateUnsafe(
-            Number(clock.monotonicTimeNanosUnsafe() - started) / 1e9,
-            fiber.context
-          )
+          metrics.duration.updateUnsafe(seconds, fiber.context)
           if (attempts > 0) metrics.attempts.updateUnsafe(attempts, fiber.context)
           if (attempts > 1) metrics.retries.updateUnsafe(attempts - 1, fiber.context)
           return undefined
@@ -225,15 +181,9 @@ export const make = Effect.fnUntraced(function* (
       const retryAfter = Duration.millis(retryAfterMillis(error, Date.now()) ?? 1000)
       return new DownstreamUnavailable({ downstream: name, reason: "unreachable", retryAfter })
     }
-    if (
-      HttpClientError.isHttpClientError(error) ||
-      Schema.isSchemaError(error) ||
-      error instanceof HttpApiError.BadRequestProblem ||
-      error instanceof HttpApiError.InternalServerErrorProblem
-    ) {
-      return new DownstreamMismatch({ downstream: name, detail: error.message })
-    }
-    return undefined
+    const mismatch =
+      HttpClientError.isHttpClientError(error) || Schema.isSchemaError(error) || isProblem(error)
+    return mismatch ? new DownstreamMismatch({ downstream: name, message: error.message }) : undefined
   }
 
   const mapFailures = <A, E, R>(self: Effect.Effect<A, E, R>) =>
@@ -250,6 +200,16 @@ export const make = Effect.fnUntraced(function* (
   return { downstream, guard, mapFailures }
 })
 
+/** The timeout and breaker of the downstream `NAME`: `NAME_TIMEOUT` and `CIRCUIT_BREAKER_*`. */
+export const settings = (name: string, timeout: Duration.Input): Config.Config<Omit<Policy, "retry">> =>
+  Config.all({
+    timeout: Settings.positiveDuration(`${name}_TIMEOUT`, timeout),
+    breaker: Config.all({
+      failures: Settings.boundedInt("CIRCUIT_BREAKER_FAILURES", 1, 1000, 5),
+      openDuration: Settings.positiveDuration("CIRCUIT_BREAKER_OPEN_DURATION", "10 seconds")
+    })
+  })
+
 /** Whether repeating `request` is safe: not a POST or PATCH, or one with an `Idempotency-Key`. */
 export const isIdempotent = (request: HttpClientRequest.HttpClientRequest): boolean =>
   (request.method !== "POST" && request.method !== "PATCH") ||
@@ -264,8 +224,6 @@ export interface Http<Groups extends HttpApiGroup.Constraint> extends Downstream
   /** The same client without the policy, for readiness probes that must see the real state. */
   readonly direct: HttpApiClient.Client<Groups>
 }
-
-type GuardError = Cause.TimeoutError | CircuitBreaker.CircuitBreakerError | DownstreamUnavailable
 
 /** The `Http` downstream type of a contract. */
 export type ForApi<Api extends HttpApi.Constraint> =

@@ -1,15 +1,12 @@
 /**
- * The three ways a call to another service fails for reasons of the call rather than of what was
- * asked, as one typed mapping every caller shares (see `Downstream.call`). They are
- * `Schema.TaggedError`s with their HTTP status, so a service can answer them as they are.
+ * The failures of a call itself (as opposed to the downstream's contract errors), one typed set
+ * shared by every caller. `Schema.TaggedError`s with their HTTP status, matched by type.
  */
 import { Duration, Schema } from "effect"
 
 /**
- * The downstream could not be asked or did not answer usefully: its circuit is open, the
- * bulkhead is full, the connection failed, or it answered a transient status (408, 429, 5xx)
- * after the retries the policy allows. `retryAfter` is when trying again makes sense (the
- * breaker's remaining open time, the downstream's `Retry-After`, else one second).
+ * Circuit open, bulkhead full, connection failed, or a transient status (408, 429, 5xx) after the
+ * retries. `retryAfter`: the breaker's remaining open time, the `Retry-After`, else one second.
  */
 export class DownstreamUnavailable extends Schema.TaggedError<DownstreamUnavailable>()(
   "DownstreamUnavailable",
@@ -25,7 +22,7 @@ export class DownstreamUnavailable extends Schema.TaggedError<DownstreamUnavaila
   }
 }
 
-/** The downstream did not answer within the per-attempt timeout (nor within the retries). */
+/** No answer within the per-attempt timeout (nor the transport's), after the retries. */
 export class DownstreamTimeout extends Schema.TaggedError<DownstreamTimeout>()(
   "DownstreamTimeout",
   { downstream: Schema.String },
@@ -36,19 +33,10 @@ export class DownstreamTimeout extends Schema.TaggedError<DownstreamTimeout>()(
   }
 }
 
-/**
- * The exchange broke the contract: a request we could not encode, a status the contract does
- * not list (a 400 for a request we built), a body that does not decode. Repeating it cannot help;
- * it is a bug on one side.
- */
+/** The exchange broke the contract (a status or body it does not describe): a bug, not retried. */
 export class DownstreamMismatch extends Schema.TaggedError<DownstreamMismatch>()("DownstreamMismatch", {
   downstream: Schema.String,
-  detail: Schema.String
-}) {
-  override get message(): string {
-    return `${this.downstream}: ${this.detail}`
-  }
-}
+  message: Schema.String
+}) {}
 
-/** What a call through a `Downstream` can fail with besides the downstream's own contract errors. */
 export type CallFailure = DownstreamUnavailable | DownstreamTimeout | DownstreamMismatch

@@ -1,18 +1,8 @@
 /**
- * Named retry policies, as Effect `Schedule`s: capped exponential backoff with full jitter,
- * a bounded number of attempts and an elapsed-time budget, honouring `Retry-After`.
- *
- * - Delay before retry n is uniform in `[0, min(maxDelay, baseDelay * 2^(n-1)))` (full jitter
- *   spreads synchronised callers best).
- * - A `Retry-After` (delta-seconds or HTTP-date) on the failed response replaces that delay; if it
- *   asks for more than `maxDelay` the failure is returned at once: retrying earlier than the
- *   server asked is wasted load, waiting longer is not what the caller chose.
- * - No retry after `maxAttempts` attempts, nor one whose delay would end past `maxElapsed`
- *   (counted from the first failure).
- *
- * Which failures are retried, and that only idempotent requests are, is `Downstream`'s part.
- * Time and randomness come from `Clock` and `Random`: `TestClock` makes every policy
- * deterministic in tests.
+ * Named retry policies as Effect `Schedule`s: full-jitter delays under `min(maxDelay, baseDelay ·
+ * 2^(n-1))`, at most `maxAttempts` attempts, no delay ending past `maxElapsed` (from the first
+ * failure). A `Retry-After` replaces the delay; one longer than `maxDelay` ends the retries
+ * (retrying earlier than asked is wasted load, waiting longer is not what the caller chose).
  */
 import { Cause, Duration, Effect, Random, Schedule } from "effect"
 import { HttpClientError } from "effect/http"
@@ -66,13 +56,7 @@ export const make = (options: {
 }
 
 /** One attempt: for calls retried elsewhere (the order saga's outbox). */
-export const none: RetryPolicy = make({
-  name: "none",
-  maxAttempts: 1,
-  baseDelay: 0,
-  maxDelay: 0,
-  maxElapsed: 0
-})
+export const none = make({ name: "none", maxAttempts: 1, baseDelay: 0, maxDelay: 0, maxElapsed: 0 })
 
 /** Interactive calls: 3 attempts, backoff from 100 ms capped at 1 s, 3 s budget. */
 export const transient: RetryPolicy = make({

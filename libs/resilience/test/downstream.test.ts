@@ -30,7 +30,7 @@ const failureOf = <E>(exit: Exit.Exit<unknown, E>): E => {
 const gauge = Effect.map(
   Metric.value(
     Metric.gauge("resilience.circuit_breaker.state", {
-      description: "Circuit breaker state: 0 closed, 1 open, 2 half-open",
+      description: "0 closed, 1 open, 2 half-open",
       attributes: { breaker: "items" }
     })
   ),

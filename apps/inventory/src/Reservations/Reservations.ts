@@ -29,7 +29,7 @@ import {
 import type { OrderId } from "@acme/contracts"
 import { MinorUnits } from "@acme/contracts"
 import { Context, DateTime, Effect, Layer, Option, Schema } from "effect"
-import { reservationTtl } from "./ReservationsConfig.ts"
+import { reservationTtl } from "../Settings.ts"
 import { ReservationsRepo } from "./ReservationsRepo.ts"
 
 type Action = "commit" | "release" | "return"

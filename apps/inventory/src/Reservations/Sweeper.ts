@@ -8,7 +8,7 @@
  */
 import type { OrderId } from "@acme/contracts"
 import { Context, DateTime, Effect, Layer, Schedule } from "effect"
-import { sweepBatchSize, sweepInterval } from "./ReservationsConfig.ts"
+import { sweepBatchSize, sweepInterval } from "../Settings.ts"
 import { ReservationsRepo } from "./ReservationsRepo.ts"
 
 export class Sweeper extends Context.Service<

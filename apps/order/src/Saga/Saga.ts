@@ -21,12 +21,6 @@ import { OrderReason, OrderStatus } from "@acme/contracts/order"
 import { Duration, Schema } from "effect"
 import type { DateTime } from "effect"
 
-export const ForwardStep = Schema.Literals(["reserve", "authorize", "commit", "capture"])
-export type ForwardStep = typeof ForwardStep.Type
-
-export const CompensationStep = Schema.Literals(["void", "release", "return"])
-export type CompensationStep = typeof CompensationStep.Type
-
 export const Step = Schema.Literals([
   "reserve",
   "authorize",
@@ -38,7 +32,7 @@ export const Step = Schema.Literals([
 ])
 export type Step = typeof Step.Type
 
-export const isCompensation = (step: Step): step is CompensationStep =>
+export const isCompensation = (step: Step): step is "void" | "release" | "return" =>
   step === "void" || step === "release" || step === "return"
 
 /**
@@ -118,8 +112,6 @@ export type Outcome =
   | { readonly _tag: "DeadLettered" }
   /** The customer cancelled while the step waited to be (re)delivered; it will not be. */
   | { readonly _tag: "CancelRequested" }
-
-export type OutcomeTag = Outcome["_tag"]
 
 /** What follows a transition: run a step, finish the saga, or nothing (the outcome was not expected). */
 export type Next =
