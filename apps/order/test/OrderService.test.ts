@@ -65,7 +65,7 @@ describe("order service (real inventory and payment processes, two order replica
       TestStack,
       startStack({
         replicas: 2,
-        order: { IDEMPOTENCY_SWEEP_INTERVAL: "300 millis", OUTBOX_RELAY_CONCURRENCY: "3" }
+        order: { IDEMPOTENCY_SWEEP_INTERVAL: "300 millis", OUTBOX_MAX_IN_FLIGHT: "3" }
       })
     ),
     { excludeTestServices: true, timeout: "90 seconds" }

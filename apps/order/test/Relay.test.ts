@@ -1,7 +1,8 @@
 /**
  * The outbox relay on its own, against a real PostgreSQL, with a scripted handler: backoff and
  * dead letters, compensations that are never dead-lettered, defects that still back off,
- * concurrent claims that never deliver a row twice, and the trace carried across the hop.
+ * concurrent claims that never deliver a row twice, leases that run out and are claimed again,
+ * outcomes of a relay that lost its lease discarded, and the trace carried across the hop.
  */
 import { Readiness } from "@acme/server"
 import { TestDatabase } from "@acme/testing"
@@ -23,6 +24,8 @@ class Scripted extends Context.Service<
     readonly script: Ref.Ref<Script>
     readonly delivered: Ref.Ref<ReadonlyArray<{ readonly id: number; readonly traceId: string | undefined }>>
     readonly deadLettered: Ref.Ref<ReadonlyArray<number>>
+    /** Rows whose outcome was recorded (the effect `handle` answers ran). */
+    readonly recorded: Ref.Ref<ReadonlyArray<number>>
   }
 >()("test/Scripted") {}
 
@@ -34,7 +37,8 @@ const ScriptedLive = Layer.effect(
       delivered: yield* Ref.make<
         ReadonlyArray<{ readonly id: number; readonly traceId: string | undefined }>
       >([]),
-      deadLettered: yield* Ref.make<ReadonlyArray<number>>([])
+      deadLettered: yield* Ref.make<ReadonlyArray<number>>([]),
+      recorded: yield* Ref.make<ReadonlyArray<number>>([])
     }
   })
 )
@@ -51,7 +55,7 @@ const HandlerLive = Layer.effect(
           const span = yield* Effect.option(Effect.currentSpan)
           const traceId = Option.getOrUndefined(Option.map(span, (s) => s.traceId))
           yield* Ref.update(scripted.delivered, (all) => [...all, { id: message.id, traceId }])
-          return Effect.void
+          return Ref.update(scripted.recorded, (all) => [...all, message.id])
         }),
       deadLettered: (message) => Ref.update(scripted.deadLettered, (all) => [...all, message.id]),
       abandon: () => Effect.succeed(Option.none())
@@ -62,7 +66,8 @@ const HandlerLive = Layer.effect(
 const env = {
   OUTBOX_MAX_ATTEMPTS: "3",
   OUTBOX_BACKOFF_BASE: "1 second",
-  OUTBOX_BACKOFF_MAX: "4 seconds"
+  OUTBOX_BACKOFF_MAX: "4 seconds",
+  OUTBOX_LEASE: "1 second"
 }
 
 const TestLive = Layer.unwrap(
@@ -249,6 +254,80 @@ describe("Relay", () => {
           delivered,
           [...ids].sort((a, b) => a - b)
         )
+      })
+    )
+
+    it.effect("an expired lease is delivered again, exactly once, and recorded once", () =>
+      Effect.gen(function* () {
+        const relay = yield* Relay
+        const repo = yield* OutboxRepo
+        const scripted = yield* Scripted
+        yield* setScript(() => Effect.void)
+        const id = yield* enqueue()
+        // A relay claims the row and dies before recording anything.
+        const [lost] = yield* repo.claim(1)
+        assert.strictEqual(lost.id, id)
+        assert.isFalse(yield* relay.processOne, "leased: no one else may claim it")
+        yield* Effect.sleep("1100 millis")
+        // Once the lease ran out, four relays race for it: one delivers it.
+        const claims = yield* Effect.all(
+          Array.from({ length: 4 }, () => relay.processOne),
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(
+          claims.filter((claimed) => claimed),
+          [true]
+        )
+        assert.deepStrictEqual((yield* Ref.get(scripted.delivered)).filter((d) => d.id === id).length, 1)
+        assert.deepStrictEqual(
+          (yield* Ref.get(scripted.recorded)).filter((r) => r === id),
+          [id]
+        )
+        const row = yield* rowOf(id)
+        assert.deepStrictEqual([row.status, row.attempts, row.secret], ["done", 2, null])
+        assert.isFalse(yield* relay.processOne, "nothing left to deliver")
+      })
+    )
+
+    it.effect("a late outcome from a relay that lost its lease is discarded", () =>
+      Effect.gen(function* () {
+        const relay = yield* Relay
+        const repo = yield* OutboxRepo
+        const scripted = yield* Scripted
+        yield* setScript(() => Effect.void)
+        const succeeded = yield* enqueue()
+        const failed = yield* enqueue()
+        // Relay A claims both rows and stalls past its lease...
+        const stale = yield* repo.claim(2)
+        assert.deepStrictEqual(
+          stale.map((m) => m.id),
+          [succeeded, failed]
+        )
+        yield* Effect.sleep("1100 millis")
+        // ...relay B claims them again and records both...
+        assert.isTrue(yield* relay.processOne)
+        assert.isTrue(yield* relay.processOne)
+        // ...then A wakes up: its success and its failure are both discarded.
+        yield* relay.deliver(stale[0])
+        yield* setScript(failing(false))
+        yield* relay.deliver(stale[1])
+        assert.deepStrictEqual(
+          (yield* Ref.get(scripted.recorded)).filter((r) => r === succeeded || r === failed),
+          [succeeded, failed]
+        )
+        assert.notInclude(yield* Ref.get(scripted.deadLettered), failed)
+        for (const id of [succeeded, failed]) {
+          const row = yield* rowOf(id)
+          assert.deepStrictEqual([row.status, row.attempts, row.last_error], ["done", 2, null])
+        }
+        // A relay whose lease ran out but was not claimed again still records (its token holds).
+        yield* setScript(() => Effect.void)
+        const late = yield* enqueue()
+        const [slow] = yield* repo.claim(1)
+        yield* Effect.sleep("1100 millis")
+        yield* relay.deliver(slow)
+        assert.include(yield* Ref.get(scripted.recorded), late)
+        assert.strictEqual((yield* rowOf(late)).status, "done")
       })
     )
 

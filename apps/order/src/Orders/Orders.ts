@@ -123,7 +123,7 @@ export class Orders extends Context.Service<
               { ...ref, requestHash: fingerprint(request) },
               orderId,
               create,
-              repo.transaction
+              outbox.transaction
             )
             if (begun._tag === "Replay") {
               return { _tag: "Replayed", status: begun.status, body: begun.body } satisfies Placed
@@ -174,7 +174,7 @@ export class Orders extends Context.Service<
       })
 
       const cancel = Effect.fn("Orders.cancel")(function* (customerId: CustomerId, orderId: OrderId) {
-        yield* repo.transaction(
+        yield* outbox.transaction(
           Effect.gen(function* () {
             const locked = yield* repo.lock(orderId, customerId)
             if (Option.isNone(locked)) return yield* notFound(orderId)

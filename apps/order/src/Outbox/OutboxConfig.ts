@@ -3,9 +3,21 @@ import { Config, Duration } from "effect"
 import { boundedInt, positiveDuration } from "../Settings.ts"
 
 export const outboxConfig = Config.all({
-  /** Relay workers per instance; each holds one database connection while it delivers. */
-  concurrency: boundedInt("OUTBOX_RELAY_CONCURRENCY", 1, 64, 4),
-  /** How often an idle worker looks for due rows (LISTEN/NOTIFY wakes it sooner). */
+  /**
+   * Deliveries in flight at once per instance. A delivery holds no database connection (only
+   * its claim and its record, each a short transaction, do), so this bounds downstream calls
+   * and memory, not the pool.
+   */
+  maxInFlight: boundedInt("OUTBOX_MAX_IN_FLIGHT", 1, 10_000, 256),
+  /** Most rows one claim takes. */
+  claimBatch: boundedInt("OUTBOX_CLAIM_BATCH", 1, 1000, 64),
+  /**
+   * How long a claimed row is reserved for its relay. A relay that crashed or stalled loses the
+   * row when its lease runs out, and another relay delivers it again; a delivery taking longer
+   * than this is cut short (and retried).
+   */
+  lease: positiveDuration("OUTBOX_LEASE", Duration.seconds(30)),
+  /** How often an idle relay looks for due rows: retries, expired leases, rows of stopped replicas. */
   pollInterval: positiveDuration("OUTBOX_POLL_INTERVAL", Duration.seconds(1)),
   /** Delivery attempts of a forward step before it is dead-lettered. */
   maxAttempts: boundedInt("OUTBOX_MAX_ATTEMPTS", 1, 1000, 8),

@@ -1,25 +1,27 @@
 import { NumberFromInt8 } from "@acme/pool"
 /**
- * SQL of the transactional outbox. `enqueue` runs inside the caller's transaction (that is the
- * point of an outbox: the command commits with the state that asks for it, or not at all) and
- * wakes the relays of every replica when it commits. The relay claims one due row at a time with
- * `FOR UPDATE SKIP LOCKED`, holds its lock while delivering, and finishes or reschedules it in
- * the same transaction. Times are the database's (`clock_timestamp()`), the one clock all
- * replicas share. Database and decode failures are defects here.
+ * SQL of the transactional outbox, with leases. `enqueue` runs inside the caller's transaction
+ * (that is the point of an outbox: the command commits with the state that asks for it, or not
+ * at all). A relay claims rows by stamping a lease on them (`claim_token`, `claimed_until`) in
+ * one short statement, delivers them with no transaction open, and records each outcome with
+ * `finish` or `reschedule`, which only take effect while the row still carries the claim's
+ * token (fencing: a relay whose lease ran out, and whose row was claimed again elsewhere, cannot
+ * record it). Times are the database's (`clock_timestamp()`), the one clock all replicas share.
+ * Database and decode failures are defects here.
+ *
+ * A transaction run with {@link OutboxRepo.transaction} while a relay runs in this instance
+ * enqueues its commands already claimed by this instance, and hands them to the relay when it
+ * commits: the next command starts at once, with no claim query, no NOTIFY and no other relay
+ * woken. If this instance dies before delivering them, their lease runs out and any relay
+ * claims them.
  */
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
+import type { Scope } from "effect"
 import { SqlClient } from "effect/sql"
-import type { Statement } from "effect/sql"
 import { channel, outboxPayload } from "../Notifications/Notifications.ts"
+import { outboxConfig } from "./OutboxConfig.ts"
 
-/**
- * Set while a relay worker delivers a row. Commands enqueued then do not notify the relays: the
- * worker claims due rows again as soon as its transaction commits, and waking every idle worker
- * of every replica for each saga step would only make them race for that one row.
- */
-export const InRelay = Context.Reference<boolean>("order/Outbox/InRelay", { defaultValue: () => false })
-
-/** A command to deliver, as the relay hands it to its handler. */
+/** A command to deliver, as the relay hands it to its handler: claimed, under a lease. */
 export interface OutboxMessage {
   readonly id: number
   /** The saga (order) the command belongs to; at most one of its commands is pending. */
@@ -34,6 +36,8 @@ export interface OutboxMessage {
   readonly retryUntilDone: boolean
   /** The W3C traceparent of the span that enqueued it. */
   readonly traceparent: string | undefined
+  /** The claim's fencing token: the outcome is recorded only while the row still carries it. */
+  readonly claimToken: string
 }
 
 export interface NewCommand {
@@ -53,7 +57,8 @@ const MessageRow = Schema.Struct({
   secret: Schema.Unknown,
   attempts: Schema.Int,
   retry_until_done: Schema.Boolean,
-  traceparent: Schema.NullOr(Schema.String)
+  traceparent: Schema.NullOr(Schema.String),
+  claim_token: Schema.String
 })
 const decodeMessages = Schema.decodeUnknownEffect(Schema.Array(MessageRow))
 
@@ -65,7 +70,8 @@ const toMessage = (row: typeof MessageRow.Type): OutboxMessage => ({
   secret: row.secret,
   attempts: row.attempts,
   retryUntilDone: row.retry_until_done,
-  traceparent: row.traceparent ?? undefined
+  traceparent: row.traceparent ?? undefined,
+  claimToken: row.claim_token
 })
 
 const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value))
@@ -73,28 +79,49 @@ const json = (value: unknown) => (value === undefined ? null : JSON.stringify(va
 /** Keeps `last_error` readable in a row: the start of the message. */
 const truncate = (text: string) => (text.length > 2000 ? `${text.slice(0, 2000)}...` : text)
 
+/** The commands the current transaction enqueued already claimed, handed to the relay at commit. */
+const Claimed = Context.Reference<Array<OutboxMessage> | undefined>("order/Outbox/Claimed", {
+  defaultValue: () => undefined
+})
+
+/** What receives the commands a committed transaction enqueued claimed: this instance's relay. */
+export type Dispatcher = (messages: ReadonlyArray<OutboxMessage>) => Effect.Effect<void>
+
 export class OutboxRepo extends Context.Service<
   OutboxRepo,
   {
-    /** Runs `self` in one transaction (a savepoint if one is open). */
+    /**
+     * Runs `self` in one transaction (a savepoint if one is open). If a relay is registered, the
+     * commands it enqueues are claimed by this instance and handed to the relay once it commits.
+     */
     readonly transaction: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-    /** Adds a pending command, due now, and notifies the relays (at commit; see `InRelay`). */
+    /** Registers this instance's relay until the scope closes. */
+    readonly register: (dispatcher: Dispatcher) => Effect.Effect<void, never, Scope.Scope>
+    /**
+     * Adds a pending command, due now: claimed for this instance's relay inside a
+     * {@link transaction} (see above), else left for any relay and announced by NOTIFY.
+     */
     readonly enqueue: (command: NewCommand) => Effect.Effect<void>
-    /** The oldest due pending row, locked until the transaction ends; rows others hold are skipped. */
-    readonly claimDue: Effect.Effect<Option.Option<OutboxMessage>>
-    /** That row, locked, if it is still pending and no one else holds it. */
-    readonly claimById: (id: number) => Effect.Effect<Option.Option<OutboxMessage>>
-    /** Finishes a row: delivered (`done`), given up (`dead`), taken back (`superseded`); counts the attempt. */
+    /** Claims up to `limit` due rows, oldest first, each under a new lease; rows others hold are skipped. */
+    readonly claim: (limit: number) => Effect.Effect<ReadonlyArray<OutboxMessage>>
+    /**
+     * Finishes a claimed row: delivered (`done`), given up (`dead`), taken back (`superseded`).
+     * False, and nothing changed, if the row no longer carries the claim's token.
+     */
     readonly finish: (
-      id: number,
+      message: OutboxMessage,
       status: "done" | "dead" | "superseded",
       lastError: string | undefined
-    ) => Effect.Effect<void>
-    /** Counts a failed attempt and makes the row due again after `delayMillis`. */
-    readonly reschedule: (id: number, delayMillis: number, lastError: string) => Effect.Effect<void>
+    ) => Effect.Effect<boolean>
+    /** Makes a claimed row due again after `delayMillis`; false if it no longer carries the token. */
+    readonly reschedule: (
+      message: OutboxMessage,
+      delayMillis: number,
+      lastError: string
+    ) => Effect.Effect<boolean>
     /**
-     * Supersedes the saga's pending command if no relay is delivering it right now (its lock is
-     * free): the command that was superseded, or none (there is none, or it is in flight).
+     * Supersedes the saga's pending command if no relay holds a lease on it: the command that
+     * was superseded, or none (there is none, or it is being delivered).
      */
     readonly supersedePending: (sagaId: string) => Effect.Effect<Option.Option<string>>
     /** Age in seconds of the oldest due pending row; 0 when none is due. */
@@ -107,66 +134,127 @@ export class OutboxRepo extends Context.Service<
     OutboxRepo,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-
-      const columns = sql`id, saga_id, command, payload, secret, attempts, retry_until_done, traceparent`
-
-      const transaction = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-        sql.withTransaction(self).pipe(Effect.catchTag("SqlError", Effect.die)) as Effect.Effect<A, E, R>
-
-      const enqueue = (command: NewCommand) =>
-        Effect.gen(function* () {
-          yield* sql`
-            INSERT INTO outbox (saga_id, command, payload, secret, retry_until_done, traceparent)
-            VALUES (
-              ${command.sagaId}, ${command.command}, ${json(command.payload)}::jsonb,
-              ${json(command.secret)}::jsonb, ${command.retryUntilDone}, ${command.traceparent ?? null}
-            )
-          `
-          if (!(yield* InRelay)) yield* sql`SELECT pg_notify(${channel}, ${outboxPayload})`
-        }).pipe(Effect.orDie)
-
-      const claim = (condition: Statement.Fragment) =>
-        sql`
-          SELECT ${columns} FROM outbox
-          WHERE status = 'pending' AND ${condition}
-          ORDER BY next_attempt_at
-          LIMIT 1
-          FOR UPDATE SKIP LOCKED
-        `.pipe(
+      const { lease } = yield* outboxConfig
+      const leaseEnd = sql`clock_timestamp() + make_interval(secs => ${Duration.toMillis(lease) / 1000})`
+      // `attempts` counts claims; the handler sees the attempts made before this one.
+      const returning = sql`
+        id, saga_id, command, payload, secret, attempts - 1 AS attempts, retry_until_done,
+        traceparent, claim_token::text
+      `
+      const messages = <E, R>(query: Effect.Effect<ReadonlyArray<unknown>, E, R>) =>
+        query.pipe(
           Effect.flatMap(decodeMessages),
-          Effect.map((rows) => Option.map(Option.fromNullishOr(rows[0]), toMessage)),
+          Effect.map((rows) => rows.map(toMessage)),
           Effect.orDie
         )
 
-      const claimDue = claim(sql`next_attempt_at <= clock_timestamp()`)
-      const claimById = (id: number) => claim(sql`id = ${id}`)
+      const dispatchers = new Set<Dispatcher>()
 
-      const finish = (id: number, status: "done" | "dead" | "superseded", lastError: string | undefined) =>
+      const transaction = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+        Effect.flatMap(Effect.service(Claimed), (outer) => {
+          const dispatcher = dispatchers.values().next().value
+          const run = (inner: Effect.Effect<A, E, R>) =>
+            sql.withTransaction(inner).pipe(Effect.catchTag("SqlError", Effect.die)) as Effect.Effect<A, E, R>
+          if (outer !== undefined || dispatcher === undefined) return run(self)
+          const claimed: Array<OutboxMessage> = []
+          return run(Effect.provideService(self, Claimed, claimed)).pipe(
+            Effect.tap(() => (claimed.length === 0 ? Effect.void : dispatcher(claimed)))
+          )
+        })
+
+      const register = (dispatcher: Dispatcher) =>
+        Effect.acquireRelease(
+          Effect.sync(() => dispatchers.add(dispatcher)),
+          () => Effect.sync(() => dispatchers.delete(dispatcher))
+        ).pipe(Effect.asVoid)
+
+      const enqueue = (command: NewCommand) =>
+        Effect.gen(function* () {
+          const values = sql`
+            ${command.sagaId}, ${command.command}, ${json(command.payload)}::jsonb,
+            ${json(command.secret)}::jsonb, ${command.retryUntilDone}, ${command.traceparent ?? null}
+          `
+          const claimed = yield* Claimed
+          if (claimed === undefined) {
+            yield* sql`
+              INSERT INTO outbox (saga_id, command, payload, secret, retry_until_done, traceparent)
+              VALUES (${values})
+            `
+            yield* sql`SELECT pg_notify(${channel}, ${outboxPayload})`
+            return
+          }
+          const rows = yield* messages(sql`
+            INSERT INTO outbox (
+              saga_id, command, payload, secret, retry_until_done, traceparent,
+              attempts, claim_token, claimed_until, next_attempt_at
+            )
+            VALUES (${values}, 1, gen_random_uuid(), ${leaseEnd}, ${leaseEnd})
+            RETURNING ${returning}
+          `)
+          claimed.push(...rows)
+        }).pipe(Effect.orDie)
+
+      const claim = (limit: number) =>
+        messages(sql`
+          UPDATE outbox
+          SET attempts = attempts + 1, claim_token = gen_random_uuid(),
+              claimed_until = ${leaseEnd}, next_attempt_at = ${leaseEnd}
+          WHERE id = ANY(ARRAY(
+            SELECT id FROM outbox
+            WHERE status = 'pending' AND next_attempt_at <= clock_timestamp()
+            ORDER BY next_attempt_at
+            LIMIT ${limit}
+            FOR UPDATE SKIP LOCKED
+          ))
+          RETURNING ${returning}
+        `)
+
+      const fenced = (message: OutboxMessage) =>
+        sql`id = ${message.id} AND claim_token = ${message.claimToken}::uuid`
+
+      const finish = (
+        message: OutboxMessage,
+        status: "done" | "dead" | "superseded",
+        lastError: string | undefined
+      ) =>
         sql`
           UPDATE outbox
-          SET status = ${status}, attempts = attempts + 1, finished_at = clock_timestamp(),
-              secret = NULL, last_error = COALESCE(${lastError === undefined ? null : truncate(lastError)}, last_error)
-          WHERE id = ${id}
-        `.pipe(Effect.asVoid, Effect.orDie)
+          SET status = ${status}, finished_at = clock_timestamp(), secret = NULL,
+              claim_token = NULL, claimed_until = NULL,
+              last_error = COALESCE(${lastError === undefined ? null : truncate(lastError)}, last_error)
+          WHERE ${fenced(message)}
+          RETURNING id
+        `.pipe(
+          Effect.map((rows) => rows.length === 1),
+          Effect.orDie
+        )
 
-      const reschedule = (id: number, delayMillis: number, lastError: string) =>
+      const reschedule = (message: OutboxMessage, delayMillis: number, lastError: string) =>
         sql`
           UPDATE outbox
-          SET attempts = attempts + 1, last_error = ${truncate(lastError)},
+          SET last_error = ${truncate(lastError)}, claim_token = NULL, claimed_until = NULL,
               next_attempt_at = clock_timestamp() + make_interval(secs => ${delayMillis / 1000})
-          WHERE id = ${id}
-        `.pipe(Effect.asVoid, Effect.orDie)
+          WHERE ${fenced(message)}
+          RETURNING id
+        `.pipe(
+          Effect.map((rows) => rows.length === 1),
+          Effect.orDie
+        )
 
       const supersedePending = (sagaId: string) =>
         sql<{ command: string }>`
-          UPDATE outbox SET status = 'superseded', finished_at = clock_timestamp(), secret = NULL
+          UPDATE outbox
+          SET status = 'superseded', finished_at = clock_timestamp(), secret = NULL,
+              claim_token = NULL, claimed_until = NULL
           WHERE id = (
-            SELECT id FROM outbox WHERE saga_id = ${sagaId} AND status = 'pending'
+            SELECT id FROM outbox
+            WHERE saga_id = ${sagaId} AND status = 'pending'
+              AND (claimed_until IS NULL OR claimed_until <= clock_timestamp())
             FOR UPDATE SKIP LOCKED
           )
           RETURNING command
         `.pipe(
-          Effect.map((rows) => Option.map(Option.fromNullishOr(rows[0]), (row) => row.command)),
+          Effect.map((rows) => (rows[0] === undefined ? Option.none() : Option.some(rows[0].command))),
           Effect.orDie
         )
 
@@ -195,9 +283,9 @@ export class OutboxRepo extends Context.Service<
 
       return OutboxRepo.of({
         transaction,
+        register,
         enqueue,
-        claimDue,
-        claimById,
+        claim,
         finish,
         reschedule,
         supersedePending,

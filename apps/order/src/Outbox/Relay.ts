@@ -1,23 +1,32 @@
 /**
- * The outbox relay: `OUTBOX_RELAY_CONCURRENCY` workers per instance, fibers forked into the
- * layer's scope (they start with the service and are interrupted when it shuts down). It knows
- * nothing of orders: an {@link OutboxHandler} delivers each command and records its effect.
+ * The outbox relay. It never holds a transaction, a row lock or a pooled connection across a
+ * network call: a row is claimed under a lease (one short statement), delivered with nothing
+ * open, and its outcome recorded in one short transaction that checks the claim's token.
  *
- * One delivery is one transaction: claim the oldest due row (`FOR UPDATE SKIP LOCKED`, so
- * replicas never claim the same row and never wait for each other), deliver it with the row
- * lock held, then record the outcome (the handler's writes, e.g. the saga's next state and next
- * command) and finish the row, and commit. A crash anywhere rolls everything back and the row
- * is delivered again, so handlers must be idempotent (every saga step is, by order id). Each
- * worker holds one database connection while it delivers, so the relay's pool use is bounded by
- * its concurrency.
+ * - Claim: one claimer fiber per instance takes due rows in batches (`OUTBOX_CLAIM_BATCH`, never
+ *   more than free delivery slots), each stamped with a new `claim_token` and a lease of
+ *   `OUTBOX_LEASE`. It wakes on NOTIFY (commands enqueued outside a relay's reach) or every
+ *   `OUTBOX_POLL_INTERVAL` (retries coming due, leases run out).
+ * - Deliver: up to `OUTBOX_MAX_IN_FLIGHT` deliveries at once per instance, each a fiber of its
+ *   own. A delivery that outlives its lease is cut short and counts as a failed attempt.
+ * - Record: the handler's writes (the saga's next state and next command) and the row's end
+ *   (done, rescheduled, dead, superseded) commit together, only if the row still carries the
+ *   token. A relay whose lease ran out and whose row was claimed again elsewhere records
+ *   nothing: its outcome is discarded (fencing), and the new claim's delivery counts.
+ * - Next: the command a record enqueues is inserted already claimed by this instance and
+ *   delivered right after the commit, in process (`OutboxRepo.transaction`): a saga runs its
+ *   steps back to back, with no claim query, no NOTIFY and no other relay woken.
  *
- * A failed delivery counts an attempt and is retried after an exponential backoff with full
- * jitter (the bound of `RetryPolicy.delayBoundMillis`, `OUTBOX_BACKOFF_BASE` doubling up to
- * `OUTBOX_BACKOFF_MAX`). After `OUTBOX_MAX_ATTEMPTS` (or at once, for a failure that no retry
- * can fix) the row is dead-lettered: kept with status `dead` and handed to the handler, which
- * compensates. Rows marked `retry_until_done` (compensations) are never dead-lettered. Before a
- * retry is scheduled the handler may take the command back (`abandon`: a cancelled saga), and
- * the row is superseded instead.
+ * A crash anywhere loses nothing: the lease runs out and the row is delivered again, so
+ * handlers must be idempotent (every saga step is, by order id).
+ *
+ * A failed delivery counts an attempt (claims count them) and is retried after an exponential
+ * backoff with full jitter (the bound of `RetryPolicy.delayBoundMillis`, `OUTBOX_BACKOFF_BASE`
+ * doubling up to `OUTBOX_BACKOFF_MAX`). After `OUTBOX_MAX_ATTEMPTS` (or at once, for a failure
+ * that no retry can fix) the row is dead-lettered: kept with status `dead` and handed to the
+ * handler, which compensates. Rows marked `retry_until_done` (compensations) are never
+ * dead-lettered. Before a retry is scheduled the handler may take the command back (`abandon`:
+ * a cancelled saga), and the row is superseded instead.
  *
  * Each delivery continues the trace of the span that enqueued the row (its W3C traceparent), so
  * one trace follows an order across the asynchronous hops.
@@ -28,13 +37,15 @@ import {
   Context,
   Duration,
   Effect,
+  FiberSet,
   Layer,
   Metric,
   Option,
   Random,
   Result,
   Schedule,
-  Schema
+  Schema,
+  Semaphore
 } from "effect"
 import type { Tracer } from "effect"
 import { Headers, HttpTraceContext } from "effect/http"
@@ -42,7 +53,7 @@ import * as Metrics from "../Metrics.ts"
 import { Notifications } from "../Notifications/Notifications.ts"
 import { outboxConfig } from "./OutboxConfig.ts"
 import type { OutboxMessage } from "./OutboxRepo.ts"
-import { InRelay, OutboxRepo } from "./OutboxRepo.ts"
+import { OutboxRepo } from "./OutboxRepo.ts"
 
 /** A delivery that did not go through. */
 export class DeliveryFailure extends Schema.TaggedError<DeliveryFailure>()("DeliveryFailure", {
@@ -56,18 +67,18 @@ export class OutboxHandler extends Context.Service<
   OutboxHandler,
   {
     /**
-     * Delivers the command, inside the transaction that claimed it, and answers the effect that
-     * records its outcome: the relay runs it in the same transaction once the row is finished
-     * (so the handler may enqueue the saga's next command).
+     * Delivers the command (no transaction is open) and answers the effect that records its
+     * outcome: the relay runs it in the transaction that finishes the row, if its claim still
+     * holds (so the handler may enqueue the saga's next command).
      */
     readonly handle: (message: OutboxMessage) => Effect.Effect<Effect.Effect<void>, DeliveryFailure>
-    /** The command ran out of attempts and will never be delivered; same transaction. */
+    /** The command ran out of attempts and will never be delivered; in the transaction that finishes the row. */
     readonly deadLettered: (message: OutboxMessage, error: string) => Effect.Effect<void>
     /**
      * After a failed attempt that would be retried: whether the handler takes the command back
      * instead (e.g. its saga was cancelled meanwhile). If it does, it answers the effect that
      * records it, which the relay runs once the row is superseded; the row is not retried.
-     * Same transaction.
+     * In the transaction that finishes the row.
      */
     readonly abandon: (message: OutboxMessage) => Effect.Effect<Option.Option<Effect.Effect<void>>>
   }
@@ -88,27 +99,29 @@ export const currentTraceparent: Effect.Effect<string | undefined> = Effect.curr
 export class Relay extends Context.Service<
   Relay,
   {
-    /** Claims and processes one due row: whether there was one. */
+    /** Claims one due row and delivers it, waiting for the outcome: whether there was one (tests). */
     readonly processOne: Effect.Effect<boolean>
+    /** Delivers a claimed row and records its outcome if the claim still holds (tests). */
+    readonly deliver: (message: OutboxMessage) => Effect.Effect<void>
   }
 >()("order/Relay") {
-  /** The relay with its workers running (and the lag gauge and the purge of finished rows). */
+  /** The relay running: the claimer, in-process delivery of new commands, the lag gauge, the purge. */
   static readonly layer = Layer.effect(
     Relay,
     Effect.gen(function* () {
-      return yield* Relay.make({ workers: true })
+      return yield* Relay.make({ running: true })
     })
   )
 
-  /** The relay without workers: rows are processed only when `processOne` is called (tests). */
+  /** The relay idle: rows are processed only when `processOne` is called (tests). */
   static readonly layerManual = Layer.effect(
     Relay,
     Effect.gen(function* () {
-      return yield* Relay.make({ workers: false })
+      return yield* Relay.make({ running: false })
     })
   )
 
-  static readonly make = Effect.fnUntraced(function* (options: { readonly workers: boolean }) {
+  static readonly make = Effect.fnUntraced(function* (options: { readonly running: boolean }) {
     const repo = yield* OutboxRepo
     const handler = yield* OutboxHandler
     const notifications = yield* Notifications
@@ -121,54 +134,89 @@ export class Relay extends Context.Service<
       maxElapsed: Duration.infinity
     })
 
-    /** After a failed attempt: retry later, or dead-letter. Inside the row's transaction. */
+    const annotations = (message: OutboxMessage) => ({
+      "outbox.id": message.id,
+      "outbox.command": message.command,
+      "saga.id": message.sagaId,
+      attempt: message.attempts + 1
+    })
+
+    const lostLease = (message: OutboxMessage) =>
+      Effect.as(
+        Effect.logWarning("outbox lease lost (claimed again elsewhere); outcome discarded").pipe(
+          Effect.annotateLogs(annotations(message))
+        ),
+        false
+      )
+
+    /** After a failed attempt: retry later, or dead-letter. In a transaction; false if the lease was lost. */
     const settleFailure = (message: OutboxMessage, error: string, retryable: boolean) =>
       Effect.gen(function* () {
         const attempt = message.attempts + 1
         const exhausted = !retryable || attempt >= settings.maxAttempts
-        const log = Effect.annotateLogs({
-          "outbox.id": message.id,
-          "outbox.command": message.command,
-          "saga.id": message.sagaId,
-          attempt,
-          error
-        })
+        const log = Effect.annotateLogs({ ...annotations(message), error })
         if (exhausted && !message.retryUntilDone) {
-          yield* repo.finish(message.id, "dead", error)
+          if (!(yield* repo.finish(message, "dead", error))) return yield* lostLease(message)
           yield* handler.deadLettered(message, error)
           yield* Metric.update(Metrics.deadLetters(message.command), 1)
           yield* Effect.logWarning("outbox command dead-lettered").pipe(log)
-          return
+          return true
         }
         const abandoned = yield* handler.abandon(message)
         if (Option.isSome(abandoned)) {
-          yield* repo.finish(message.id, "superseded", error)
+          if (!(yield* repo.finish(message, "superseded", error))) return yield* lostLease(message)
           yield* abandoned.value
           yield* Effect.logInfo("outbox command abandoned by its handler after a failed attempt").pipe(log)
-          return
+          return true
         }
         const delay = Math.round(RetryPolicy.delayBoundMillis(policy, attempt) * (yield* Random.next))
-        yield* repo.reschedule(message.id, delay, error)
+        if (!(yield* repo.reschedule(message, delay, error))) return yield* lostLease(message)
         yield* (
           exhausted
             ? Effect.logError("compensation still failing; retrying until it succeeds")
             : Effect.logInfo("outbox delivery failed; retrying")
         ).pipe(log, Effect.annotateLogs({ delayMillis: delay }))
+        return true
       })
 
-    /** Delivers a claimed row and finishes it (done, rescheduled or dead), in its trace. */
-    const deliver = (message: OutboxMessage) => {
+    const outlivedLease = new DeliveryFailure({ message: "delivery outlived its lease", retryable: true })
+
+    /**
+     * Delivers a claimed row with no transaction open, then records the outcome in one short
+     * transaction, fenced by the claim's token. In the trace of the span that enqueued it.
+     */
+    const deliver = (message: OutboxMessage): Effect.Effect<void> => {
       const parent = parentOf(message.traceparent)
       return Effect.gen(function* () {
-        const delivered = yield* Effect.result(handler.handle(message))
-        if (Result.isSuccess(delivered)) {
-          yield* repo.finish(message.id, "done", undefined)
-          yield* delivered.success
-        } else {
-          yield* settleFailure(message, delivered.failure.message, delivered.failure.retryable)
-        }
+        const delivered = yield* Effect.result(
+          handler
+            .handle(message)
+            .pipe(
+              Effect.timeoutOrElse({ duration: settings.lease, orElse: () => Effect.fail(outlivedLease) })
+            )
+        )
+        const record: Effect.Effect<unknown> = Result.isSuccess(delivered)
+          ? Effect.flatMap(repo.finish(message, "done", undefined), (held) =>
+              held ? delivered.success : lostLease(message)
+            )
+          : settleFailure(message, delivered.failure.message, delivered.failure.retryable)
+        yield* repo.transaction(record)
       }).pipe(
-        Effect.provideService(InRelay, true),
+        Effect.catchCause((cause) => {
+          if (Cause.hasInterrupts(cause)) return Effect.failCause(cause)
+          // A defect (in the handler or its record) rolled the record back: count it as a failed
+          // attempt in a transaction of its own, so a row that always fails backs off instead
+          // of looping.
+          return Effect.logError("outbox delivery failed unexpectedly", cause).pipe(
+            Effect.andThen(repo.transaction(settleFailure(message, Cause.pretty(cause), true))),
+            Effect.catchCause((again) =>
+              Cause.hasInterrupts(again)
+                ? Effect.failCause(again)
+                : Effect.logWarning("outbox retry failed", again)
+            ),
+            Effect.asVoid
+          )
+        }),
         Effect.withSpan("Outbox.deliver", {
           kind: "consumer",
           attributes: {
@@ -182,53 +230,55 @@ export class Relay extends Context.Service<
       )
     }
 
-    const processOne: Effect.Effect<boolean> = Effect.suspend(() => {
-      let claimed: OutboxMessage | undefined
-      return repo
-        .transaction(
-          Effect.gen(function* () {
-            const due = yield* repo.claimDue
-            if (Option.isNone(due)) return false
-            claimed = due.value
-            yield* deliver(due.value)
-            return true
-          })
-        )
-        .pipe(
-          Effect.catchCause((cause) => {
-            if (Cause.hasInterrupts(cause)) return Effect.failCause(cause)
-            const message = claimed
-            if (message === undefined) {
-              return Effect.as(Effect.logWarning("outbox claim failed", cause), false)
-            }
-            // A defect while delivering rolled the transaction back: count the attempt in a
-            // transaction of its own, so a row that always fails backs off instead of looping.
-            return Effect.logError("outbox delivery failed unexpectedly", cause).pipe(
-              Effect.andThen(
-                repo.transaction(
-                  Effect.flatMap(repo.claimById(message.id), (again) =>
-                    Option.isSome(again) ? settleFailure(again.value, Cause.pretty(cause), true) : Effect.void
-                  )
-                )
-              ),
-              Effect.catchCause((again) =>
-                Cause.hasInterrupts(again)
-                  ? Effect.failCause(again)
-                  : Effect.logWarning("outbox retry failed", again)
-              ),
-              Effect.as(true)
-            )
-          })
-        )
-    })
+    const processOne: Effect.Effect<boolean> = Effect.flatMap(repo.claim(1), (claimed) =>
+      claimed.length === 0 ? Effect.succeed(false) : Effect.as(deliver(claimed[0]), true)
+    )
 
-    if (options.workers) {
-      const worker = Effect.gen(function* () {
+    if (options.running) {
+      const slots = yield* Semaphore.make(settings.maxInFlight)
+      const deliveries = yield* FiberSet.make()
+      // Deliveries started or waiting for a slot; the claimer takes no more than the free slots.
+      let pending = 0
+      const dispatch = (messages: ReadonlyArray<OutboxMessage>) =>
+        Effect.forEach(
+          messages,
+          (message) => {
+            pending++
+            return FiberSet.run(
+              deliveries,
+              slots.withPermit(deliver(message)).pipe(
+                Effect.ensuring(
+                  Effect.sync(() => {
+                    pending--
+                  })
+                )
+              )
+            )
+          },
+          { discard: true }
+        )
+      yield* repo.register(dispatch)
+
+      const claimer = Effect.gen(function* () {
         while (true) {
-          if (!(yield* processOne)) yield* notifications.awaitOutbox(settings.pollInterval)
+          const free = Math.min(settings.claimBatch, settings.maxInFlight - pending)
+          const claimed = free > 0 ? yield* repo.claim(free) : []
+          yield* dispatch(claimed)
+          // A full batch: there may be more due right away.
+          if (claimed.length === 0 || claimed.length < free) {
+            yield* notifications.awaitOutbox(settings.pollInterval)
+          }
         }
       })
-      for (let i = 0; i < settings.concurrency; i++) yield* Effect.forkScoped(worker)
+      yield* claimer.pipe(
+        Effect.catchCause((cause) =>
+          Cause.hasInterrupts(cause)
+            ? Effect.failCause(cause)
+            : Effect.logWarning("outbox claim failed", cause)
+        ),
+        Effect.repeat(Schedule.spaced(settings.pollInterval)),
+        Effect.forkScoped
+      )
 
       yield* repo.lag.pipe(
         Effect.flatMap((seconds) => Metric.update(Metrics.outboxLag, seconds)),
@@ -250,6 +300,6 @@ export class Relay extends Context.Service<
       )
     }
 
-    return Relay.of({ processOne })
+    return Relay.of({ processOne, deliver })
   })
 }

@@ -1,8 +1,10 @@
 /**
  * Runs the order saga on the outbox: applies each step's outcome to the order (under its row
- * lock, inside the relay's transaction) through the pure `transition`, and in that same
- * transaction writes what follows: the next step's command, or the end of the saga (the order's
- * final status, its event, the notification that wakes waiting requests, the metrics).
+ * lock, in the short transaction where the relay records the outcome, after the step's call
+ * has returned) through the pure `transition`, and in that same transaction writes what
+ * follows: the next step's command (which the relay delivers right after the commit), or the
+ * end of the saga (the order's final status, its event, the notification that wakes waiting
+ * requests, the metrics).
  *
  * `SagaRunner.handler` is the relay's `OutboxHandler`: deliver the step (`SagaSteps`), then
  * advance the saga with its outcome; a dead-lettered step advances it with `DeadLettered`.
