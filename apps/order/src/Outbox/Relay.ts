@@ -244,9 +244,10 @@ export class Relay extends Context.Service<
           messages,
           (message) => {
             pending++
+            // Interruptible whatever the committing fiber is (a request is not, while it places).
             return FiberSet.run(
               deliveries,
-              slots.withPermit(deliver(message)).pipe(
+              Effect.interruptible(slots.withPermit(deliver(message))).pipe(
                 Effect.ensuring(
                   Effect.sync(() => {
                     pending--
