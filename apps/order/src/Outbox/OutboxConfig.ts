@@ -14,7 +14,7 @@ export const outboxConfig = Config.all({
   /**
    * How long a claimed row is reserved for its relay. A relay that crashed or stalled loses the
    * row when its lease runs out, and another relay delivers it again; a delivery taking longer
-   * than this is cut short (and retried).
+   * than half of this is cut short (and retried).
    */
   lease: positiveDuration("OUTBOX_LEASE", Duration.seconds(30)),
   /** How often an idle relay looks for due rows: retries, expired leases, rows of stopped replicas. */

@@ -8,7 +8,8 @@
  *   `OUTBOX_LEASE`. It wakes on NOTIFY (commands enqueued outside a relay's reach) or every
  *   `OUTBOX_POLL_INTERVAL` (retries coming due, leases run out).
  * - Deliver: up to `OUTBOX_MAX_IN_FLIGHT` deliveries at once per instance, each a fiber of its
- *   own. A delivery that outlives its lease is cut short and counts as a failed attempt.
+ *   own. A delivery taking over half its lease is cut short (a failed attempt), leaving the other
+ *   half to record that.
  * - Record: the handler's writes (the saga's next state and next command) and the row's end
  *   (done, rescheduled, dead, superseded) commit together, only if the row still carries the
  *   token. A relay whose lease ran out and whose row was claimed again elsewhere records
@@ -179,7 +180,12 @@ export class Relay extends Context.Service<
         return true
       })
 
-    const outlivedLease = new DeliveryFailure({ message: "delivery outlived its lease", retryable: true })
+    // Half the lease for the call, half to record its outcome before the row may be claimed again.
+    const deliveryTimeout = Duration.divideUnsafe(settings.lease, 2)
+    const outlivedLease = new DeliveryFailure({
+      message: "delivery took over half its lease",
+      retryable: true
+    })
 
     /**
      * Delivers a claimed row with no transaction open, then records the outcome in one short
@@ -192,7 +198,7 @@ export class Relay extends Context.Service<
           handler
             .handle(message)
             .pipe(
-              Effect.timeoutOrElse({ duration: settings.lease, orElse: () => Effect.fail(outlivedLease) })
+              Effect.timeoutOrElse({ duration: deliveryTimeout, orElse: () => Effect.fail(outlivedLease) })
             )
         )
         const record: Effect.Effect<unknown> = Result.isSuccess(delivered)
