@@ -45,7 +45,8 @@ export default function () {
     },
     timeout: "10s"
   })
-  if (response.status !== 201 && __ITER < 2) console.warn(`${response.status} ${String(response.body).slice(0, 200)}`)
+  if (response.status !== 201 && __ITER < 2)
+    console.warn(`${response.status} ${String(response.body).slice(0, 200)}`)
   if (response.status === 201 && response.json("status") === "CONFIRMED") confirmed.add(1)
   else if (response.status === 429 || response.status === 503) {
     overloaded.add(1)

@@ -1,12 +1,13 @@
 /**
  * The lease-based relay under load, as deployed (real processes, real PostgreSQL): the order
- * process SIGKILLed with hundreds of deliveries in flight loses nothing, and two replicas whose
- * leases run out under them (deliveries slower than the lease) still make every command take
- * effect once. Each test ends with the books of the three services agreeing: every order
+ * process SIGKILLed with hundreds of deliveries in flight loses nothing, and of two replicas
+ * under load, one frozen (SIGSTOP) past its leases, every command still takes effect once: the
+ * other claims the frozen one's rows again, and the frozen one's late outcomes are discarded. Each test ends with the books of the three services agreeing: every order
  * terminal, stock moved once per confirmed unit, one captured payment per confirmed order and
  * nothing held for the others.
  */
 import { assert, describe, layer } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
 import { Context, Effect, Exit, Fiber, Layer, Schedule } from "effect"
 import type { Stack } from "./support.ts"
 import { eventually, place, seedProducts, startStack, unique } from "./support.ts"
@@ -29,18 +30,14 @@ const StacksLive = Layer.effect(
             DOWNSTREAM_TIMEOUT: "6 seconds"
           }
         }),
-        // Some authorizations take over half the lease: they are cut short and claimed again, by
-        // either replica.
+        // Two replicas; one is frozen (SIGSTOP) for longer than the lease while it delivers.
         startStack({
           replicas: 2,
-          payment: { PROCESSOR_LATENCY: "600 millis", PROCESSOR_JITTER: "550 millis" },
+          payment: { PROCESSOR_LATENCY: "200 millis", PROCESSOR_JITTER: "100 millis" },
           order: {
             ORDER_RESULT_WAIT: "50 millis",
-            OUTBOX_LEASE: "2 seconds",
-            OUTBOX_POLL_INTERVAL: "100 millis",
-            OUTBOX_MAX_ATTEMPTS: "50",
-            OUTBOX_BACKOFF_BASE: "100 millis",
-            OUTBOX_BACKOFF_MAX: "500 millis"
+            OUTBOX_LEASE: "3 seconds",
+            OUTBOX_POLL_INTERVAL: "100 millis"
           }
         })
       ],
@@ -52,12 +49,21 @@ const StacksLive = Layer.effect(
 
 const price = 100
 
+/** The process listening on a URL's port (Linux: `ss`), to freeze it. */
+const listenerOf = (url: string): number => {
+  const port = new URL(url).port
+  const line = execFileSync("ss", ["-ltnpH", `sport = :${port}`], { encoding: "utf8" })
+  const pid = /pid=(\d+)/.exec(line)?.[1]
+  if (pid === undefined) throw new Error(`no process listens on port ${port}: ${line}`)
+  return Number(pid)
+}
+
 /**
  * Places `count` one-unit orders of `sku` for `customer`, round robin over the stack's replicas.
  * As a client would, a 5xx (the machine is busy) or a 409 (that key still in flight) is retried
  * with the same key, which never makes a second order; a replica that is gone fails the request.
  */
-const placeMany = (stack: Stack, customer: string, sku: string, count: number) =>
+const placeMany = (stack: Stack, customer: string, sku: string, count: number, concurrency: number) =>
   Effect.all(
     Array.from({ length: count }, (_, i) => {
       const key = unique("key")
@@ -72,7 +78,7 @@ const placeMany = (stack: Stack, customer: string, sku: string, count: number) =
         Effect.exit
       )
     }),
-    { concurrency: 64 }
+    { concurrency }
   )
 
 /** The ids of a customer's orders, from the database. */
@@ -170,7 +176,7 @@ describe("lease-based relay", () => {
           const [orderCount, stock] = [300, 1000]
           yield* seedProducts(stack.inventory, { [sku]: [price, stock] })
           const customer = unique("kill")
-          const placing = yield* Effect.forkChild(placeMany(stack, customer, sku, orderCount))
+          const placing = yield* Effect.forkChild(placeMany(stack, customer, sku, orderCount, 64))
 
           // Deliveries in flight: rows under a lease that has not run out.
           const leased = stack.orderDb.sql<{ n: number }>`
@@ -200,17 +206,37 @@ describe("lease-based relay", () => {
     )
 
     it.effect(
-      "two replicas under load, leases running out: every command takes effect once",
+      "two replicas under load, one frozen past its leases: every command takes effect once",
       () =>
         Effect.gen(function* () {
           const stack = (yield* Stacks).racing
-          assert.strictEqual(stack.orders.length, 2)
+          const frozen = stack.orders[1]
           const sku = unique("RACE")
           // More orders than stock: some are refused, none may oversell.
           const [orderCount, stock] = [200, 180]
           yield* seedProducts(stack.inventory, { [sku]: [price, stock] })
           const customer = unique("race")
-          const placed = yield* placeMany(stack, customer, sku, orderCount)
+          const placing = yield* Effect.forkChild(placeMany(stack, customer, sku, orderCount, 16))
+
+          // Freeze one replica while it has deliveries in flight, for longer than their lease:
+          // the other replica claims them again; when it thaws, its outcomes come too late.
+          const leased = stack.orderDb.sql<{ n: number }>`
+            SELECT count(*)::int AS n FROM outbox
+            WHERE status = 'pending' AND claimed_until > clock_timestamp()
+          `.pipe(
+            Effect.map((rows) => rows[0].n),
+            Effect.orDie
+          )
+          yield* eventually(
+            "deliveries in flight",
+            Effect.map(leased, (n) => (n >= 10 ? true : undefined))
+          )
+          const pid = listenerOf(frozen.url)
+          process.kill(pid, "SIGSTOP")
+          yield* Effect.sleep("5 seconds")
+          process.kill(pid, "SIGCONT")
+
+          const placed = yield* Fiber.join(placing)
           assert.isTrue(
             placed.every((answer) => Exit.isSuccess(answer) && [201, 202].includes(answer.value.status))
           )
@@ -218,10 +244,10 @@ describe("lease-based relay", () => {
           const books = yield* booksAgree(stack, sku, stock, ids)
           assert.strictEqual(books.orders, orderCount)
           assert.strictEqual(books.confirmed, stock)
-          // Leases did run out: some commands were claimed again.
+          // The frozen replica's leases ran out and its rows were claimed again.
           const reclaimed = yield* stack.orderDb.sql<{ n: number }>`
-          SELECT count(*)::int AS n FROM outbox WHERE attempts > 1 AND saga_id = ANY(${ids}::uuid[])
-        `.pipe(Effect.orDie)
+            SELECT count(*)::int AS n FROM outbox WHERE attempts > 1 AND saga_id = ANY(${ids}::uuid[])
+          `.pipe(Effect.orDie)
           assert.isAbove(reclaimed[0].n, 0)
         }),
       180_000
