@@ -1,8 +1,7 @@
 /**
  * The order service's settings, read and validated at start (a bad value stops the service,
  * naming the variable). The kit's (`PORT`, ...) are `@acme/server`'s, the database pool's
- * (`DB_*`) and the pooled transport's (`HTTP_CLIENT_*`) `@acme/pool`'s. The outbox relay's
- * (`OUTBOX_*`) are read by `Outbox/OutboxConfig.ts` with the readers below.
+ * (`DB_*`) and the pooled transport's (`HTTP_CLIENT_*`) `@acme/pool`'s.
  *
  * | variable                        | default                 | meaning                                                  |
  * | ------------------------------- | ----------------------- | -------------------------------------------------------- |
@@ -19,6 +18,14 @@
  * | `IDEMPOTENCY_LEASE`             | `30 seconds`            | a request in flight holds its key this long (> result wait) |
  * | `IDEMPOTENCY_SWEEP_INTERVAL`    | `10 minutes`            | how often expired keys are deleted                       |
  * | `IDEMPOTENCY_SWEEP_BATCH`       | 1000                    | expired keys deleted per statement                       |
+ * | `OUTBOX_MAX_IN_FLIGHT`          | 256                     | outbox deliveries in flight at once (none holds a connection) |
+ * | `OUTBOX_CLAIM_BATCH`            | 64                      | most outbox rows one claim takes                         |
+ * | `OUTBOX_LEASE`                  | `30 seconds`            | a claimed row's lease; a delivery gets half of it        |
+ * | `OUTBOX_POLL_INTERVAL`          | `1 second`              | the relay looks for due rows this often, besides NOTIFY  |
+ * | `OUTBOX_MAX_ATTEMPTS`           | 8                       | attempts of a forward step before it is dead-lettered    |
+ * | `OUTBOX_BACKOFF_BASE`           | `500 millis`            | bound of the first retry delay (full jitter), doubling   |
+ * | `OUTBOX_BACKOFF_MAX`            | `30 seconds`            | cap on any retry delay                                   |
+ * | `OUTBOX_RETENTION`              | `7 days`                | finished outbox rows are deleted after this (hourly)     |
  */
 import { Settings } from "@acme/pool"
 import { Downstream } from "@acme/resilience"
@@ -46,4 +53,32 @@ export const idempotency = Config.all({
   lease: positiveDuration("IDEMPOTENCY_LEASE", "30 seconds"),
   sweepInterval: positiveDuration("IDEMPOTENCY_SWEEP_INTERVAL", "10 minutes"),
   sweepBatch: boundedInt("IDEMPOTENCY_SWEEP_BATCH", 1, 100_000, 1000)
+})
+
+/** The outbox relay (see `Outbox/Relay.ts`). */
+export const outbox = Config.all({
+  /**
+   * Deliveries in flight at once per instance. A delivery holds no database connection (only
+   * its claim and its record, each a short transaction, do), so this bounds downstream calls
+   * and memory, not the pool.
+   */
+  maxInFlight: boundedInt("OUTBOX_MAX_IN_FLIGHT", 1, 10_000, 256),
+  /** Most rows one claim takes. */
+  claimBatch: boundedInt("OUTBOX_CLAIM_BATCH", 1, 1000, 64),
+  /**
+   * How long a claimed row is reserved for its relay. A relay that crashed or stalled loses the
+   * row when its lease runs out, and another relay delivers it again; a delivery taking longer
+   * than half of this is cut short (and retried).
+   */
+  lease: positiveDuration("OUTBOX_LEASE", "30 seconds"),
+  /** How often an idle relay looks for due rows: retries, expired leases, rows of stopped replicas. */
+  pollInterval: positiveDuration("OUTBOX_POLL_INTERVAL", "1 second"),
+  /** Delivery attempts of a forward step before it is dead-lettered. */
+  maxAttempts: boundedInt("OUTBOX_MAX_ATTEMPTS", 1, 1000, 8),
+  /** Upper bound of the first retry's delay (full jitter), doubling per attempt. */
+  backoffBase: positiveDuration("OUTBOX_BACKOFF_BASE", "500 millis"),
+  /** Cap on any retry delay. */
+  backoffMax: positiveDuration("OUTBOX_BACKOFF_MAX", "30 seconds"),
+  /** How long finished rows (done, dead, superseded) are kept. */
+  retention: positiveDuration("OUTBOX_RETENTION", "7 days")
 })

@@ -19,7 +19,7 @@ import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
 import type { Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { channel, outboxPayload } from "../Notifications/Notifications.ts"
-import { outboxConfig } from "./OutboxConfig.ts"
+import * as Settings from "../Settings.ts"
 
 /** A command to deliver, as the relay hands it to its handler: claimed, under a lease. */
 export interface OutboxMessage {
@@ -134,7 +134,7 @@ export class OutboxRepo extends Context.Service<
     OutboxRepo,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      const { lease } = yield* outboxConfig
+      const { lease } = yield* Settings.outbox
       const leaseEnd = sql`clock_timestamp() + make_interval(secs => ${Duration.toMillis(lease) / 1000})`
       // `attempts` counts claims; the handler sees the attempts made before this one.
       const returning = sql`

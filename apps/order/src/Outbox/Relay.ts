@@ -52,7 +52,7 @@ import type { Tracer } from "effect"
 import { Headers, HttpTraceContext } from "effect/http"
 import * as Metrics from "../Metrics.ts"
 import { Notifications } from "../Notifications/Notifications.ts"
-import { outboxConfig } from "./OutboxConfig.ts"
+import * as Settings from "../Settings.ts"
 import type { OutboxMessage } from "./OutboxRepo.ts"
 import { OutboxRepo } from "./OutboxRepo.ts"
 
@@ -126,7 +126,7 @@ export class Relay extends Context.Service<
     const repo = yield* OutboxRepo
     const handler = yield* OutboxHandler
     const notifications = yield* Notifications
-    const settings = yield* outboxConfig
+    const settings = yield* Settings.outbox
     const policy = RetryPolicy.make({
       name: "outbox",
       maxAttempts: settings.maxAttempts,
