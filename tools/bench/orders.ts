@@ -583,6 +583,7 @@ const main = async () => {
     result.overload = await overload(serverUrl, Math.round((atZero?.rate ?? 40) * 2.5))
     if (atZero) {
       if (flags.profile) {
+        const profiling = performance.now()
         await stopStack(stack)
         const profiles = mkdtempSync(join(tmpdir(), "bench-prof-"))
         stack = await startStack(serverUrl, {
@@ -594,7 +595,10 @@ const main = async () => {
         await loadStep(serverUrl, atZero.rate, quick ? 6 : 15)
         await stopStack(stack)
         stack = undefined
-        result.profile = summariseProfiles(profiles)
+        result.profile = {
+          ...summariseProfiles(profiles),
+          seconds: round((performance.now() - profiling) / 1000)
+        }
       }
     }
     if (stack) await stopStack(stack)
@@ -652,7 +656,12 @@ const report = (result: Record<string, any>) => {
         `${o.placed - o.confirmed - o.overloaded - o.timedOut} other; at most ${o.maxPending} PENDING; ` +
         `recovered ${o.recoveredSeconds} s after the load stopped`
     )
-  if (result.profile) lines.push("", "CPU profile (self time):", ...result.profile.lines)
+  if (result.profile)
+    lines.push(
+      "",
+      `CPU profile (self time; the profiling run took ${result.profile.seconds} s):`,
+      ...result.profile.lines
+    )
   lines.push(
     `load average before ${result.loadBefore.map((n: number) => n.toFixed(2)).join(" ")}, after ${result.loadAfter.map((n: number) => n.toFixed(2)).join(" ")}; ${result.seconds} s`
   )
