@@ -20,7 +20,7 @@
  * | `IDEMPOTENCY_SWEEP_BATCH`       | 1000                    | expired keys deleted per statement                       |
  * | `OUTBOX_MAX_IN_FLIGHT`          | 256                     | outbox deliveries in flight at once (none holds a connection) |
  * | `OUTBOX_CLAIM_BATCH`            | 64                      | most outbox rows one claim takes                         |
- * | `OUTBOX_LEASE`                  | `30 seconds`            | a claimed row's lease; a delivery gets half of it        |
+ * | `OUTBOX_LEASE`                  | `30 seconds`            | a claimed row's lease; a delivery gets half of it (> 2x timeouts) |
  * | `OUTBOX_POLL_INTERVAL`          | `1 second`              | the relay looks for due rows this often, besides NOTIFY  |
  * | `OUTBOX_MAX_ATTEMPTS`           | 8                       | attempts of a forward step before it is dead-lettered    |
  * | `OUTBOX_BACKOFF_BASE`           | `500 millis`            | bound of the first retry delay (full jitter), doubling   |
@@ -68,7 +68,7 @@ export const outbox = Config.all({
   /**
    * How long a claimed row is reserved for its relay. A relay that crashed or stalled loses the
    * row when its lease runs out, and another relay delivers it again; a delivery taking longer
-   * than half of this is cut short (and retried).
+   * than half of this is cut short (and retried): keep it above twice the downstream timeouts.
    */
   lease: positiveDuration("OUTBOX_LEASE", "30 seconds"),
   /** How often an idle relay looks for due rows: retries, expired leases, rows of stopped replicas. */

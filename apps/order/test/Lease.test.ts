@@ -27,7 +27,7 @@ const StacksLive = Layer.effect(
           order: {
             ORDER_RESULT_WAIT: "50 millis",
             OUTBOX_LEASE: "8 seconds",
-            PAYMENT_TIMEOUT: "6 seconds"
+            PAYMENT_TIMEOUT: "4 seconds"
           }
         }),
         // Two replicas; one is frozen (SIGSTOP) for longer than the lease while it delivers.

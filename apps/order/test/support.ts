@@ -26,7 +26,7 @@ const common = { SHUTDOWN_DRAIN_DELAY: "0 millis", DB_POOL_MAX: "4", DB_POOL_MIN
 /** Fast saga settings: short polls and backoff, so failure paths finish in seconds. */
 export const fastOrderEnv = {
   DB_POOL_MAX: "8",
-  OUTBOX_LEASE: "4 seconds",
+  OUTBOX_LEASE: "8 seconds",
   OUTBOX_POLL_INTERVAL: "200 millis",
   OUTBOX_BACKOFF_BASE: "50 millis",
   OUTBOX_BACKOFF_MAX: "400 millis",
