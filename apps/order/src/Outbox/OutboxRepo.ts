@@ -113,6 +113,8 @@ export class OutboxRepo extends Context.Service<
       status: "done" | "dead" | "superseded",
       lastError: string | undefined
     ) => Effect.Effect<boolean>
+    /** Extends a claimed row's lease to a full one from now; false if it no longer carries the token. */
+    readonly renew: (message: OutboxMessage) => Effect.Effect<boolean>
     /** Makes a claimed row due again after `delayMillis`; false if it no longer carries the token. */
     readonly reschedule: (
       message: OutboxMessage,
@@ -229,6 +231,16 @@ export class OutboxRepo extends Context.Service<
           Effect.orDie
         )
 
+      const renew = (message: OutboxMessage) =>
+        sql`
+          UPDATE outbox SET claimed_until = ${leaseEnd}, next_attempt_at = ${leaseEnd}
+          WHERE ${fenced(message)}
+          RETURNING id
+        `.pipe(
+          Effect.map((rows) => rows.length === 1),
+          Effect.orDie
+        )
+
       const reschedule = (message: OutboxMessage, delayMillis: number, lastError: string) =>
         sql`
           UPDATE outbox
@@ -287,6 +299,7 @@ export class OutboxRepo extends Context.Service<
         enqueue,
         claim,
         finish,
+        renew,
         reschedule,
         supersedePending,
         lag,

@@ -8,8 +8,8 @@
  *   `OUTBOX_LEASE`. It wakes on NOTIFY (commands enqueued outside a relay's reach) or every
  *   `OUTBOX_POLL_INTERVAL` (retries coming due, leases run out).
  * - Deliver: up to `OUTBOX_MAX_IN_FLIGHT` deliveries at once per instance, each a fiber of its
- *   own. A delivery taking over half its lease is cut short (a failed attempt), leaving the other
- *   half to record that.
+ *   own; a row that waited long for its turn renews its lease first. A delivery taking over
+ *   half its lease is cut short (a failed attempt), leaving the other half to record that.
  * - Record: the handler's writes (the saga's next state and next command) and the row's end
  *   (done, rescheduled, dead, superseded) commit together, only if the row still carries the
  *   token. A relay whose lease ran out and whose row was claimed again elsewhere records
@@ -245,15 +245,25 @@ export class Relay extends Context.Service<
       const deliveries = yield* FiberSet.make()
       // Deliveries started or waiting for a slot; the claimer takes no more than the free slots.
       let pending = 0
+      // A row that waited for a slot for over a quarter of its lease gets a fresh lease first, so
+      // that it is not claimed again elsewhere while it is being delivered here.
+      const renewAfter = Duration.toMillis(settings.lease) / 4
+      const deliverClaimed = (message: OutboxMessage, claimedAt: number) =>
+        Effect.suspend(() =>
+          Date.now() - claimedAt < renewAfter
+            ? deliver(message)
+            : Effect.flatMap(repo.renew(message), (held) => (held ? deliver(message) : Effect.void))
+        )
       const dispatch = (messages: ReadonlyArray<OutboxMessage>) =>
         Effect.forEach(
           messages,
           (message) => {
+            const claimedAt = Date.now()
             pending++
             // Interruptible whatever the committing fiber is (a request is not, while it places).
             return FiberSet.run(
               deliveries,
-              Effect.interruptible(slots.withPermit(deliver(message))).pipe(
+              Effect.interruptible(slots.withPermit(deliverClaimed(message, claimedAt))).pipe(
                 Effect.ensuring(
                   Effect.sync(() => {
                     pending--
