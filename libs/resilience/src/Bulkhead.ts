@@ -6,13 +6,11 @@
  */
 import { Effect, Semaphore } from "effect"
 
-export interface Bulkhead {
-  /** Runs `self` in the bulkhead, or `rejected` at once when it is full. */
-  readonly run: <A, E, R, E2>(
-    self: Effect.Effect<A, E, R>,
-    rejected: Effect.Effect<never, E2>
-  ) => Effect.Effect<A, E | E2, R>
-}
+/** Runs `self` in the bulkhead, or `rejected` at once when it is full. */
+export type Bulkhead = <A, E, R, E2>(
+  self: Effect.Effect<A, E, R>,
+  rejected: Effect.Effect<never, E2>
+) => Effect.Effect<A, E | E2, R>
 
 export const make = (options: { readonly maxConcurrent: number; readonly maxQueue: number }): Bulkhead => {
   const { maxConcurrent, maxQueue } = options
@@ -25,12 +23,10 @@ export const make = (options: { readonly maxConcurrent: number; readonly maxQueu
     admitted--
     return undefined
   }
-  return {
-    run: (self, rejected) =>
-      Effect.uninterruptibleMask((restore) => {
-        if (admitted >= maxConcurrent + maxQueue) return rejected
-        admitted++
-        return Effect.onExitPrimitive(restore(slots.withPermit(self)), release, true)
-      })
-  }
+  return (self, rejected) =>
+    Effect.uninterruptibleMask((restore) => {
+      if (admitted >= maxConcurrent + maxQueue) return rejected
+      admitted++
+      return Effect.onExitPrimitive(restore(slots.withPermit(self)), release, true)
+    })
 }

@@ -6,7 +6,7 @@
  * request; `README.md` explains each layer. The call's own failures reach the caller as one typed
  * set (`CallFailure`); the downstream's contract errors pass through unchanged.
  */
-import { Settings } from "@acme/pool"
+import { ServiceClient, Settings } from "@acme/pool"
 import { Cause, Clock, Config, Context, Duration, Effect } from "effect"
 import { Exit, Layer, Metric, Option, Schema, Stream } from "effect"
 import type { Scope } from "effect"
@@ -19,7 +19,6 @@ import * as Bulkhead from "./Bulkhead.ts"
 import { type CallFailure, DownstreamMismatch, DownstreamTimeout, DownstreamUnavailable } from "./Errors.ts"
 import { retryAfterMillis, type RetryPolicy } from "./RetryPolicy.ts"
 
-/** A named policy: how hard to try a downstream. */
 export interface Policy {
   readonly timeout: Duration.Input // one attempt
   readonly retry: RetryPolicy
@@ -35,23 +34,17 @@ export type ExchangeError = GuardError | HttpClientError.HttpClientError | Schem
 
 export interface Downstream {
   readonly name: string
-  /** Runs `self` under the policy, failures of the exchange mapped to a `CallFailure`. */
   readonly run: <A, E, R>(
     self: Effect.Effect<A, E, R>,
     options: { readonly idempotent: boolean }
   ) => Effect.Effect<A, Exclude<E, ExchangeError> | CallFailure, R>
-  /** The state of its circuit. */
   readonly state: Effect.Effect<CircuitBreaker.State["_tag"]>
 }
 
 /** The statuses Effect's `HttpClient.isTransientResponse` retries: 408, 429, 500, 502-504. */
 const transientStatuses: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504])
 
-const isTimeout = (error: unknown): boolean =>
-  Cause.isTimeoutError(error) ||
-  (HttpClientError.isHttpClientError(error) &&
-    error.reason._tag === "TransportError" &&
-    Cause.isTimeoutError(error.reason.cause))
+const isTimeout = (error: unknown) => Cause.isTimeoutError(error) || ServiceClient.isTimeout(error)
 
 const stateCodes = { Closed: 0, Open: 1, HalfOpen: 2 } as const
 
@@ -60,7 +53,6 @@ const isProblem = (error: unknown): error is Problem =>
 
 type Outcome = "success" | "failure" | "timeout" | "circuit_open" | "bulkhead_full" | "interrupted"
 
-/** The metric series of one downstream, built once so a call only updates them. */
 const metricsOf = (downstream: string) => {
   const counter = (name: string, description: string, attributes: Record<string, string>) =>
     Metric.counter(name, { description, incremental: true, attributes: { downstream, ...attributes } })
@@ -106,7 +98,6 @@ export const make = Effect.fnUntraced(function* (
     tripPolicy: CircuitBreaker.consecutive(options.breaker.failures),
     openDuration: options.breaker.openDuration
   }).pipe(Effect.provideService(CircuitBreaker.CircuitBreakerStore, store))
-  // The state gauge follows the breaker's own transitions.
   yield* Metric.update(metrics.state, 0)
   const log = (t: CircuitBreaker.Transition) =>
     (t.to === "Open" ? Effect.logWarning : Effect.logInfo)(`circuit ${name}: ${t.from} -> ${t.to}`)
@@ -156,7 +147,7 @@ export const make = Effect.fnUntraced(function* (
           ? Effect.retry(attempt, { schedule: retry.schedule, while: isTransient })
           : attempt
       return Effect.onExitPrimitive(
-        bulkhead === undefined ? retried : bulkhead.run(retried, full),
+        bulkhead === undefined ? retried : bulkhead(retried, full),
         (exit) => {
           const seconds = Number(clock.monotonicTimeNanosUnsafe() - started) / 1e9
           metrics.calls[outcomeOf(exit)].updateUnsafe(1, fiber.context)
@@ -215,7 +206,6 @@ export const isIdempotent = (request: HttpClientRequest.HttpClientRequest): bool
   (request.method !== "POST" && request.method !== "PATCH") ||
   (request.headers["idempotency-key"] ?? "") !== ""
 
-/** An HTTP downstream: its calls under the policy, and its client without the policy. */
 export interface Http<Groups extends HttpApiGroup.Constraint> extends Downstream {
   /** Calls the client derived from the contract; retried only when the request is idempotent. */
   readonly call: <A, E, R>(
@@ -225,7 +215,6 @@ export interface Http<Groups extends HttpApiGroup.Constraint> extends Downstream
   readonly direct: HttpApiClient.Client<Groups>
 }
 
-/** The `Http` downstream type of a contract. */
 export type ForApi<Api extends HttpApi.Constraint> =
   Api extends HttpApi.HttpApi<infer _Id, infer Groups> ? Http<Groups> : never
 

@@ -11,14 +11,12 @@ export interface RetryPolicy {
   readonly name: string
   readonly maxAttempts: number
   readonly schedule: Schedule.Schedule<number, unknown>
-  /** Upper bound, in milliseconds, of the jittered delay before retry n (1-based). */
   readonly bound: (retry: number) => number
 }
 
 /** `min(maxDelay, baseDelay * 2^(retry-1))`: the bound of the jittered delay before `retry`. */
 export const delayBoundMillis = (policy: RetryPolicy, retry: number): number => policy.bound(retry)
 
-/** The `Retry-After` of a failed HTTP exchange, in milliseconds from `now`. */
 export const retryAfterMillis = (error: unknown, now: number): number | undefined => {
   if (!HttpClientError.isHttpClientError(error)) return undefined
   const header = error.response?.headers["retry-after"]
