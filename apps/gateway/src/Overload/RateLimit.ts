@@ -8,9 +8,10 @@
  * - `REDIS_URL` unset (`npm start`, tests): in this process (`RateLimiter.layerStoreMemory`).
  *   With N replicas a caller gets N times the limit, and the store keeps one small entry per
  *   caller seen; fine for one instance.
- * - `REDIS_URL` set: in Redis (`RateLimiter.layerStoreRedis`, node-redis), shared by every
- *   replica, so a caller gets the limit once whatever the replica count; Redis expires a bucket
- *   once it is full again.
+ * - `REDIS_URL` set: in Redis (`RateLimiter.layerStoreRedis` over `@effect/platform-node`'s
+ *   `NodeRedis`, which runs on Node and on Deno through its npm compatibility: test/RateLimit.test.ts
+ *   passes on both), shared by every replica, so a caller gets the limit once whatever the replica
+ *   count; Redis expires a bucket once it is full again.
  *
  * Failure mode, decided: the limiter fails **open**. A Redis that does not answer within
  * {@link storeTimeout}, or is disconnected (commands fail at once rather than queue), admits the
