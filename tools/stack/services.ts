@@ -1,13 +1,15 @@
 /**
- * A service as a child process of the stack: its output goes to `.data/logs/<service>.log`
- * (every line) and to the console (the important lines, or all with `verbose`); it runs in its
- * own process group, so a Ctrl-C in the terminal reaches only the stack, which stops it.
+ * A service as a child process of the stack: its output is appended to
+ * `.data/logs/<service>.log` as the bytes come (never parsed on the way, so a busy service costs
+ * the stack next to nothing), and the console shows its warnings, errors and "listening on"
+ * line (every line with `verbose`): only chunks that contain one of those are split into lines
+ * and parsed. It runs in its own process group, so a Ctrl-C in the terminal reaches only the
+ * stack, which stops it.
  */
 import { spawn } from "node:child_process"
 import { createWriteStream } from "node:fs"
 import { request } from "node:http"
 import { join } from "node:path"
-import { createInterface } from "node:readline"
 import type { Readable } from "node:stream"
 import { setTimeout as sleep } from "node:timers/promises"
 import type { Runtime } from "./config.ts"
@@ -35,7 +37,13 @@ export interface ServiceProcess {
   readonly stop: (timeoutMs: number) => Promise<Exit>
 }
 
-const tailSize = 30
+const tailLines = 30
+const tailBytes = 16_384
+
+/** What makes a stdout chunk worth parsing for the console (JSON logs: see libs/metrics). */
+const markers = ['"level":"warn', '"level":"error', '"level":"fatal', "listening on"].map((m) =>
+  Buffer.from(m)
+)
 
 const command = (runtime: Runtime, entry: string): [string, Array<string>] =>
   runtime === "deno"
@@ -57,28 +65,53 @@ export const startService = (options: {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true // own process group: see the header
   })
-  const log = createWriteStream(join(logDir, `${name}.log`))
-  const lines: Array<string> = []
+  // Appended: a restarted service keeps the lines of the one before (start.ts empties it once).
+  const log = createWriteStream(join(logDir, `${name}.log`), { flags: "a" })
+  // The last bytes of output, for the tail shown when the service fails.
+  const recent: Array<Buffer> = []
+  let recentSize = 0
+  const show = (text: string, stderr: boolean) => {
+    const line = parseLine(text, stderr)
+    if (verbose || isImportant(line)) print(name, formatLine(line))
+  }
   const follow = (stream: Readable, stderr: boolean) =>
     new Promise<void>((resolve) => {
-      const reader = createInterface({ input: stream, crlfDelay: Infinity })
-      reader.on("line", (text) => {
-        log.write(text + "\n")
-        const line = parseLine(text, stderr)
-        const formatted = formatLine(line)
-        lines.push(formatted)
-        if (lines.length > tailSize) lines.shift()
-        if (verbose || isImportant(line)) print(name, formatted)
+      let partial: Buffer = Buffer.alloc(0) // the line the last chunk ended in the middle of
+      stream.on("data", (chunk: Buffer) => {
+        log.write(chunk)
+        recent.push(chunk)
+        recentSize += chunk.length
+        while (recentSize - recent[0]!.length > tailBytes) recentSize -= recent.shift()!.length
+        const bytes = partial.length > 0 ? Buffer.concat([partial, chunk]) : chunk
+        const end = bytes.lastIndexOf(10) + 1 // after the last newline
+        partial = bytes.subarray(end)
+        const complete = bytes.subarray(0, end)
+        if (verbose || stderr || markers.some((marker) => complete.includes(marker)))
+          for (const text of complete.toString("utf8").split("\n").slice(0, -1)) show(text, stderr)
       })
-      reader.on("close", resolve)
+      stream.on("close", () => {
+        if (partial.length > 0) show(partial.toString("utf8"), stderr)
+        resolve()
+      })
     })
   const output = Promise.all([follow(child.stdout, false), follow(child.stderr, true)])
+  const extra: Array<string> = []
+  const tail = () =>
+    [
+      ...Buffer.concat(recent)
+        .toString("utf8")
+        .split("\n")
+        .filter((text) => text !== "")
+        .slice(-tailLines)
+        .map((text) => formatLine(parseLine(text, false))),
+      ...extra
+    ].slice(-tailLines)
 
   let exit: Exit | undefined
   const exited = new Promise<Exit>((resolve) => {
     child.on("error", (error) => {
       // Could not spawn (e.g. no deno binary): reported like an exit.
-      lines.push(String(error))
+      extra.push(String(error))
       exit = { code: 127, signal: null }
       log.end(() => resolve(exit!))
     })
@@ -96,7 +129,7 @@ export const startService = (options: {
     pid: child.pid ?? -1,
     exited,
     exit: () => exit,
-    tail: () => lines,
+    tail,
     stop: async (timeoutMs) => {
       if (exit !== undefined) return exit
       child.kill("SIGTERM")

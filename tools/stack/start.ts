@@ -11,15 +11,21 @@
  *    `acme_inventory`, `acme_payment`) on either server: the prefix keeps them apart from other
  *    databases on a shared server and avoids `order`, a reserved word in SQL.
  * 3. The four services, each a child process (`node apps/<service>/src/main.ts`, or
- *    `deno run -A ...` with `--runtime deno`) with its own `PORT` and `DATABASE_URL`. Each line
- *    they write goes to `.data/logs/<service>.log` (rewritten at each start); the console shows
- *    `[service] ...` for warnings, errors and the "listening on" line (all lines with --verbose).
+ *    `deno run -A ...` with `--runtime deno`) with its own `PORT` and `DATABASE_URL`. What they
+ *    write goes to `.data/logs/<service>.log` (emptied at each start of the stack, appended to
+ *    across restarts of a service); the console shows `[service] ...` for warnings, errors and
+ *    the "listening on" line (all lines with --verbose).
  * 4. Once every service answers `/health/ready` with 200 it prints the URLs (see banner.ts).
  *
+ * Supervision, as docker compose's `restart: on-failure`: a service that exits by itself (a
+ * crash, a SIGKILL, even exit code 0) is started again after a backoff (0.5 s, doubling with
+ * each exit within the last minute, at most 8 s), and the stack says so, then says when it is
+ * ready again. A service that exits 5 times within a minute, or is not ready within 60 s of a
+ * start, stops the whole stack with the reason and its last log lines, exit code 1.
+ *
  * Ctrl-C / SIGTERM / SIGHUP: SIGTERM to the services, SIGKILL to any still running after 15 s,
- * then PostgreSQL is stopped cleanly; exits 0 (1 if a ready service did not exit 0). A service
- * that exits by itself, or one not ready within 60 s, stops the whole stack with its last log
- * lines, exit code 1. Ports already in use are reported before anything starts. The services
+ * then PostgreSQL is stopped cleanly; exits 0 (1 if a ready service did not exit 0). Ports
+ * already in use are reported before anything starts. The services
  * and PostgreSQL run in process groups of their own, so a terminal's Ctrl-C reaches only this
  * process, which stops them in that order (POSIX only; a SIGKILL of this process leaves them
  * running). `npm run start:deno` is meant to be `node tools/stack/start.ts --runtime deno`.
@@ -43,14 +49,15 @@
  *   SEED_DEMO_DATA                 passed on (default "true" here: inventory adds the demo catalog)
  *   Everything else (LOG_LEVEL, ...) is passed on to the services as it is.
  */
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join, relative } from "node:path"
+import { setTimeout as sleep } from "node:timers/promises"
 import type { EmbeddedPostgres } from "../../libs/testing/src/Postgres.ts"
 import { startPersistentPostgres } from "../../libs/testing/src/Postgres.ts"
 import { signLocalToken } from "../localToken.ts"
 import { bannerLines } from "./banner.ts"
-import type { StackConfig } from "./config.ts"
+import type { ServiceConfig, StackConfig } from "./config.ts"
 import { dataDir, logDir, postgresDir, readConfig, redact, root, withDatabase } from "./config.ts"
 import { ensureDatabases } from "./databases.ts"
 import { print, say, since, warn } from "./output.ts"
@@ -59,6 +66,11 @@ import { describeExit, startService, waitUntilReady } from "./services.ts"
 
 const readyTimeoutMs = 60_000
 const stopTimeoutMs = 15_000
+/** Restart policy: give up after `maxExits` exits within `exitWindowMs`. */
+const maxExits = 5
+const exitWindowMs = 60_000
+const firstBackoffMs = 500
+const maxBackoffMs = 8_000
 
 const help = (readFileSync(new URL(import.meta.url), "utf8").match(/^\/\*\*\n([\s\S]*?)\n \*\//)?.[1] ?? "")
   .replace(/^ \* ?/gm, "")
@@ -131,6 +143,7 @@ if (config.reset) {
   say(`reset: deleted ${relative(root, dataDir)}/`)
 }
 mkdirSync(logDir, { recursive: true })
+for (const service of config.services) writeFileSync(join(logDir, `${service.name}.log`), "")
 const pgLog = embedded ? createWriteStream(join(logDir, "postgres.log")) : undefined
 
 // ---------------------------------------------------------------------------------------------
@@ -138,7 +151,8 @@ const pgLog = embedded ? createWriteStream(join(logDir, "postgres.log")) : undef
 // ---------------------------------------------------------------------------------------------
 
 let postgres: Promise<EmbeddedPostgres> | undefined
-const services: Array<ServiceProcess> = []
+/** The process of each service now (a restart replaces it). */
+const services = new Map<string, ServiceProcess>()
 const ready = new Set<ServiceProcess>()
 let stopping = false
 
@@ -146,7 +160,7 @@ const shutdown = async (exitCode: number) => {
   if (stopping) return // a repeated signal (npm passes Ctrl-C on as well) changes nothing
   stopping = true
   const since0 = performance.now()
-  const running = services.filter((service) => service.exit() === undefined)
+  const running = [...services.values()].filter((service) => service.exit() === undefined)
   if (running.length > 0) say(`stopping ${running.map((service) => service.name).join(", ")}`)
   await Promise.all(
     running.map(async (service) => {
@@ -202,6 +216,56 @@ const startPostgres = async (): Promise<string> => {
   return server.url
 }
 
+// ---------------------------------------------------------------------------------------------
+// Supervision: restart on exit, with backoff; give up on a crash loop
+// ---------------------------------------------------------------------------------------------
+
+/** When each service exited by itself within the last `exitWindowMs`. */
+const exits = new Map<string, Array<number>>()
+/** Resolved once a process of the service is ready for the first time. */
+const firstReady = new Map(config.services.map((spec) => [spec.name, Promise.withResolvers<void>()]))
+
+/**
+ * Starts the service and keeps it running: each unexpected exit starts it again after a
+ * backoff; {@link firstReady} tells when it is first ready.
+ */
+const supervise = (spec: ServiceConfig, env: NodeJS.ProcessEnv, restart = 0): void => {
+  const service = startService({ ...spec, runtime: config.runtime, env, verbose: config.verbose })
+  services.set(spec.name, service)
+  say(
+    `${spec.name} ${restart > 0 ? "restarting" : "starting"} (${config.runtime}, pid ${service.pid}, port ${spec.port})`
+  )
+  void service.exited.then(async (exit) => {
+    if (stopping) return
+    ready.delete(service)
+    const now = performance.now()
+    const recent = [...(exits.get(spec.name) ?? []), now].filter((at) => now - at < exitWindowMs)
+    exits.set(spec.name, recent)
+    if (recent.length >= maxExits)
+      return fail(
+        `${spec.name} exited ${recent.length} times within ${exitWindowMs / 1000} s (last: ${describeExit(exit)}): stopping the stack`,
+        service
+      )
+    const backoffMs = Math.min(firstBackoffMs * 2 ** (recent.length - 1), maxBackoffMs)
+    warn(
+      `${spec.name} exited unexpectedly (${describeExit(exit)}); restarting in ${backoffMs} ms ` +
+        `(${recent.length} of ${maxExits} exits allowed within ${exitWindowMs / 1000} s)`
+    )
+    await sleep(backoffMs)
+    if (!stopping) supervise(spec, env, restart + 1)
+  })
+  const t = performance.now()
+  void waitUntilReady(service, probeHost, readyTimeoutMs, () => stopping).then(
+    () => {
+      if (service.exit() !== undefined || stopping) return
+      ready.add(service)
+      say(`${spec.name} ready${restart > 0 ? " again" : ""} in ${since(t)}`)
+      firstReady.get(spec.name)!.resolve()
+    },
+    (error: Error) => fail(error.message, service)
+  )
+}
+
 const main = async () => {
   // 1. The server, 2. the databases.
   const serverUrl = embedded ? await startPostgres() : config.serverUrl
@@ -218,6 +282,7 @@ const main = async () => {
   const urls = Object.fromEntries(
     config.services.map((s) => [`${s.name.toUpperCase()}_URL`, `http://${probeHost}:${s.port}`])
   )
+  const envs = new Map<string, NodeJS.ProcessEnv>()
   for (const spec of config.services) {
     const env: NodeJS.ProcessEnv = {
       ...urls,
@@ -234,27 +299,10 @@ const main = async () => {
       if (spec.database.url)
         say(`${spec.name} uses ${spec.name.toUpperCase()}_DATABASE_URL ${redact(spec.database.url)}`)
     }
-    const service = startService({ ...spec, runtime: config.runtime, env, verbose: config.verbose })
-    services.push(service)
-    void service.exited.then((exit) =>
-      fail(`${service.name} exited unexpectedly (${describeExit(exit)})`, service)
-    )
-    say(`${spec.name} starting (${config.runtime}, pid ${service.pid}, port ${spec.port})`)
+    envs.set(spec.name, env)
   }
-  const t = performance.now()
-  await Promise.all(
-    services.map(async (service) => {
-      try {
-        await waitUntilReady(service, probeHost, readyTimeoutMs, () => stopping)
-      } catch (error) {
-        fail((error as Error).message, service)
-      }
-      if (service.exit() === undefined && !stopping) {
-        ready.add(service)
-        say(`${service.name} ready in ${since(t)}`)
-      }
-    })
-  )
+  for (const spec of config.services) supervise(spec, envs.get(spec.name)!)
+  await Promise.all([...firstReady.values()].map((deferred) => deferred.promise))
   if (stopping) return
 
   // 4. The banner.

@@ -7,6 +7,7 @@
  * | ------------------------------- | ------------ | --------------------------------------------------------------- |
  * | `PENDING_TIMEOUT`               | `30 seconds` | an operation in flight longer is presumed crashed, taken over   |
  * | `IN_FLIGHT_WAIT`                | `5 seconds`  | a duplicate waits this long for the same operation (then 409)   |
+ * | `AUTHORIZATION_TIMEOUT`         | `10 minutes` | an authorization neither captured nor voided longer is voided   |
  * | `PROCESSOR_TIMEOUT`             | `2 seconds`  | bound on one attempt at the processor (then retried)            |
  * | `CIRCUIT_BREAKER_FAILURES`      | 5            | failed attempts in a row that open the processor's circuit      |
  * | `CIRCUIT_BREAKER_OPEN_DURATION` | `10 seconds` | how long an open circuit fails fast before one probe            |
@@ -22,7 +23,9 @@ import { Config, Duration, Schema } from "effect"
 
 export const payments = Config.all({
   pendingTimeout: Settings.positiveDuration("PENDING_TIMEOUT", "30 seconds"),
-  inFlightWait: Settings.positiveDuration("IN_FLIGHT_WAIT", "5 seconds")
+  inFlightWait: Settings.positiveDuration("IN_FLIGHT_WAIT", "5 seconds"),
+  /** An authorization neither captured nor voided for this long is voided by the sweeper. */
+  authorizationTimeout: Settings.positiveDuration("AUTHORIZATION_TIMEOUT", "10 minutes")
 })
 
 export const processor = Downstream.settings("PROCESSOR", "2 seconds")

@@ -71,6 +71,11 @@ export class Payments extends Context.Service<
       Payment,
       PaymentNotFound | InvalidPaymentState | PaymentInProgress | ProcessorUnavailable
     >
+    /**
+     * Voids the payment if it is still AUTHORIZED and no other operation holds it; never
+     * refunds. Whether it voided it.
+     */
+    readonly voidAbandoned: (id: OrderId) => Effect.Effect<boolean, ProcessorUnavailable>
   }
 >()("payment/Payments") {
   static readonly layer = Layer.effect(
@@ -287,7 +292,23 @@ export class Payments extends Context.Service<
         return toPayment(yield* settle(id, "void", step))
       })
 
-      return Payments.of({ authorize, get, capture, void: void_ })
+      const voidAbandoned = Effect.fn("Payments.voidAbandoned")(function* (id: OrderId) {
+        const record = yield* repo.find(id)
+        if (Option.isNone(record) || record.value.status !== "AUTHORIZED") return false
+        const claimToken = crypto.randomUUID()
+        const claimed = yield* claim(record.value, "void", claimToken)
+        if (Option.isNone(claimed)) return false
+        const authorization = yield* authorizationOf(claimed.value)
+        const voided = yield* underClaim(
+          claimed.value,
+          claimToken,
+          gateway.void({ paymentId: id, authorization }),
+          (): Completion => ({ status: "VOIDED" })
+        )
+        return Option.isSome(voided)
+      })
+
+      return Payments.of({ authorize, get, capture, void: void_, voidAbandoned })
     })
   )
 }

@@ -122,6 +122,8 @@ export class PaymentsRepo extends Context.Service<
     }) => Effect.Effect<Option.Option<PaymentRecord>>
     /** Drops the claim, if `claimToken` still holds it, leaving the status as it was. */
     readonly release: (input: { readonly id: OrderId; readonly claimToken: string }) => Effect.Effect<void>
+    /** Up to `limit` payments AUTHORIZED before `before`, oldest first. */
+    readonly authorizedBefore: (before: Date, limit: number) => Effect.Effect<ReadonlyArray<OrderId>>
   }
 >()("payment/PaymentsRepo") {
   static readonly layer = Layer.effect(
@@ -199,7 +201,22 @@ export class PaymentsRepo extends Context.Service<
         `.pipe(Effect.orDie)
       })
 
-      return PaymentsRepo.of({ insertPending, find, claim, complete, release })
+      const authorizedBefore = Effect.fn("PaymentsRepo.authorizedBefore")(function* (
+        before: Date,
+        limit: number
+      ) {
+        const rows = yield* sql<{ readonly id: string }>`
+          SELECT id FROM payments
+          WHERE status = 'AUTHORIZED' AND updated_at < ${before}
+          ORDER BY updated_at
+          LIMIT ${limit}
+        `.pipe(Effect.orDie)
+        return yield* Schema.decodeUnknownEffect(Schema.Array(OrderId))(rows.map((row) => row.id)).pipe(
+          Effect.orDie
+        )
+      })
+
+      return PaymentsRepo.of({ insertPending, find, claim, complete, release, authorizedBefore })
     })
   )
 }
