@@ -97,7 +97,7 @@ export const pathOf = (url: string): string => {
 
 /**
  * Adds `instance`, `traceId` and `requestId` to a problem response, and turns an error
- * response without a body into a problem. Other responses pass through untouched.
+ * response without a body, or with a plain-text one, into a problem. Other responses pass through untouched.
  */
 export const enrich = (
   response: HttpServerResponse.HttpServerResponse,
@@ -105,14 +105,15 @@ export const enrich = (
 ): HttpServerResponse.HttpServerResponse => {
   if (response.status < 400) return response
   const body = response.body
-  if (body._tag === "Empty") {
-    return HttpServerResponse.setBody(
+  const blank = (detail?: string) =>
+    HttpServerResponse.setBody(
       response,
       HttpBody.jsonUnsafe(
         {
           type: ProblemDetails.blankType,
           title: titles[response.status] ?? "Error",
           status: response.status,
+          ...(detail === undefined ? {} : { detail }),
           instance: context.path,
           traceId: context.traceId,
           requestId: context.requestId
@@ -120,7 +121,11 @@ export const enrich = (
         ProblemDetails.contentType
       )
     )
-  }
+  if (body._tag === "Empty") return blank()
+  // A plain-text error from the platform (e.g. HttpApiBuilder's 415 "Unsupported content-type"):
+  // the same problem, its text as the detail.
+  if (body._tag === "Uint8Array" && body.contentType.startsWith("text/plain"))
+    return blank(body.text ?? new TextDecoder().decode(body.body))
   if (body._tag !== "Uint8Array" || !body.contentType.startsWith(ProblemDetails.contentType)) return response
   const parsed = Option.liftThrowable(() => JSON.parse(body.text ?? new TextDecoder().decode(body.body)))()
   if (Option.isNone(parsed) || typeof parsed.value !== "object" || parsed.value === null) return response

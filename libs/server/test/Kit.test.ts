@@ -209,6 +209,21 @@ describe("service kit", () => {
     )
   )
 
+  it.live("a body of a media type the endpoint does not read is a 415 problem", () =>
+    withService(({ client }) =>
+      Effect.gen(function* () {
+        const response = yield* client.execute(
+          HttpClientRequest.post("/things").pipe(HttpClientRequest.bodyText("bolt", "text/plain"))
+        )
+        assert.strictEqual(response.status, 415)
+        assert.strictEqual(response.headers["content-type"], "application/problem+json")
+        const problem = yield* problemOf(response)
+        assert.strictEqual(problem.status, 415)
+        assert.match(String(problem.detail), /text\/plain/)
+      })
+    )
+  )
+
   it.live("a bad path parameter is a 400 problem naming it", () =>
     withService(({ client }) =>
       Effect.gen(function* () {
