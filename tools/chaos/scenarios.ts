@@ -10,6 +10,8 @@ export interface Faults {
   readonly toxiproxy: Toxiproxy
   /** Signals the service's current process; resolves once the stack says it is ready again. */
   readonly kill: (service: string, signal: NodeJS.Signals) => Promise<unknown>
+  /** Asks the stack for a rolling restart (SIGUSR2); resolves once it says it is done. */
+  readonly rollingRestart: () => Promise<void>
   readonly stopPostgres: () => Promise<void>
   readonly startPostgres: () => Promise<void>
 }
@@ -112,13 +114,11 @@ export const scenarios: ReadonlyArray<Scenario> = [
   },
   {
     name: "rolling-restart",
-    description: "SIGTERM to each service in turn, the next once the last is ready again",
-    holdSeconds: 16,
+    description: "the stack's rolling restart (SIGUSR2): each service replaced, old one SIGTERM'd",
+    holdSeconds: 30,
     instant: true,
     deadLettersAllowed: false,
     zeroFailures: true,
-    inject: async ({ kill }) => {
-      for (const service of ["payment", "inventory", "order", "gateway"]) await kill(service, "SIGTERM")
-    }
+    inject: ({ rollingRestart }) => rollingRestart()
   }
 ]

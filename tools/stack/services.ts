@@ -29,6 +29,8 @@ export interface ServiceProcess {
   readonly pid: number
   /** Resolves once the process has exited and its output is written. */
   readonly exited: Promise<Exit>
+  /** Resolves when it logs its "listening on" line (an Info line: not with LOG_LEVEL Warn or above). */
+  readonly listening: Promise<void>
   /** Undefined while the process runs. */
   readonly exit: () => Exit | undefined
   /** Its last lines of output, formatted. */
@@ -41,9 +43,10 @@ const tailLines = 30
 const tailBytes = 16_384
 
 /** What makes a stdout chunk worth parsing for the console (JSON logs: see libs/metrics). */
-const markers = ['"level":"warn', '"level":"error', '"level":"fatal', "listening on"].map((m) =>
-  Buffer.from(m)
-)
+const listeningMarker = Buffer.from('"message":"listening on')
+const markers = ['"level":"warn', '"level":"error', '"level":"fatal']
+  .map((marker) => Buffer.from(marker))
+  .concat(listeningMarker)
 
 const command = (runtime: Runtime, entry: string): [string, Array<string>] =>
   runtime === "deno"
@@ -68,6 +71,7 @@ export const startService = (options: {
   // Appended: a restarted service keeps the lines of the one before (start.ts empties it once).
   const log = createWriteStream(join(logDir, `${name}.log`), { flags: "a" })
   // The last bytes of output, for the tail shown when the service fails.
+  const listening = Promise.withResolvers<void>()
   const recent: Array<Buffer> = []
   let recentSize = 0
   const show = (text: string, stderr: boolean) => {
@@ -86,6 +90,7 @@ export const startService = (options: {
         const end = bytes.lastIndexOf(10) + 1 // after the last newline
         partial = bytes.subarray(end)
         const complete = bytes.subarray(0, end)
+        if (!stderr && complete.includes(listeningMarker)) listening.resolve()
         if (verbose || stderr || markers.some((marker) => complete.includes(marker)))
           for (const text of complete.toString("utf8").split("\n").slice(0, -1)) show(text, stderr)
       })
@@ -128,6 +133,7 @@ export const startService = (options: {
     port: options.port,
     pid: child.pid ?? -1,
     exited,
+    listening: listening.promise,
     exit: () => exit,
     tail,
     stop: async (timeoutMs) => {

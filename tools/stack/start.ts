@@ -23,6 +23,11 @@
  * ready again. A service that exits 5 times within a minute, or is not ready within 60 s of a
  * start, stops the whole stack with the reason and its last log lines, exit code 1.
  *
+ * SIGUSR2 (`kill -USR2 <pid of the stack>`): a rolling restart, service after service, each new
+ * process started next to the old one (both listen on the port, REUSE_PORT) before the old one
+ * gets SIGTERM, so the port never stops answering (needs the services' "listening on" line,
+ * which LOG_LEVEL Warn or above hides; then each old process is stopped after 60 s).
+ *
  * Ctrl-C / SIGTERM / SIGHUP: SIGTERM to the services, SIGKILL to any still running after 15 s,
  * then PostgreSQL is stopped cleanly; exits 0 (1 if a ready service did not exit 0). Ports
  * already in use are reported before anything starts. The services
@@ -46,6 +51,7 @@
  *   GATEWAY_URL, ORDER_URL, INVENTORY_URL, PAYMENT_URL
  *                                  where the services find each other (default: as started here)
  *   SHUTDOWN_DRAIN_DELAY           passed on (default "0 millis" here: no load balancer)
+ *   REUSE_PORT                     always "true" here (see SIGUSR2)
  *   SEED_DEMO_DATA                 passed on (default "true" here: inventory adds the demo catalog)
  *   Everything else (LOG_LEVEL, ...) is passed on to the services as it is.
  */
@@ -153,6 +159,8 @@ const pgLog = embedded ? createWriteStream(join(logDir, "postgres.log")) : undef
 let postgres: Promise<EmbeddedPostgres> | undefined
 /** The process of each service now (a restart replaces it). */
 const services = new Map<string, ServiceProcess>()
+/** Every service process that has not exited (two of a service during a rolling restart). */
+const live = new Set<ServiceProcess>()
 const ready = new Set<ServiceProcess>()
 let stopping = false
 
@@ -160,7 +168,7 @@ const shutdown = async (exitCode: number) => {
   if (stopping) return // a repeated signal (npm passes Ctrl-C on as well) changes nothing
   stopping = true
   const since0 = performance.now()
-  const running = [...services.values()].filter((service) => service.exit() === undefined)
+  const running = [...live].filter((service) => service.exit() === undefined)
   if (running.length > 0) say(`stopping ${running.map((service) => service.name).join(", ")}`)
   await Promise.all(
     running.map(async (service) => {
@@ -224,47 +232,94 @@ const startPostgres = async (): Promise<string> => {
 const exits = new Map<string, Array<number>>()
 /** Resolved once a process of the service is ready for the first time. */
 const firstReady = new Map(config.services.map((spec) => [spec.name, Promise.withResolvers<void>()]))
+/** Processes being replaced by a rolling restart: their exit is expected. */
+const retiring = new Set<ServiceProcess>()
+const specs = new Map<string, { spec: ServiceConfig; env: NodeJS.ProcessEnv }>()
 
 /**
  * Starts the service and keeps it running: each unexpected exit starts it again after a
  * backoff; {@link firstReady} tells when it is first ready.
  */
-const supervise = (spec: ServiceConfig, env: NodeJS.ProcessEnv, restart = 0): void => {
+const supervise = (name: string, restart = 0, replacing = false): ServiceProcess => {
+  const { env, spec } = specs.get(name)!
   const service = startService({ ...spec, runtime: config.runtime, env, verbose: config.verbose })
-  services.set(spec.name, service)
+  services.set(name, service)
+  live.add(service)
   say(
-    `${spec.name} ${restart > 0 ? "restarting" : "starting"} (${config.runtime}, pid ${service.pid}, port ${spec.port})`
+    `${name} ${restart > 0 ? "restarting" : "starting"} (${config.runtime}, pid ${service.pid}, port ${spec.port})`
   )
   void service.exited.then(async (exit) => {
-    if (stopping) return
+    live.delete(service)
     ready.delete(service)
+    if (stopping || retiring.delete(service)) return
     const now = performance.now()
-    const recent = [...(exits.get(spec.name) ?? []), now].filter((at) => now - at < exitWindowMs)
-    exits.set(spec.name, recent)
+    const recent = [...(exits.get(name) ?? []), now].filter((at) => now - at < exitWindowMs)
+    exits.set(name, recent)
     if (recent.length >= maxExits)
       return fail(
-        `${spec.name} exited ${recent.length} times within ${exitWindowMs / 1000} s (last: ${describeExit(exit)}): stopping the stack`,
+        `${name} exited ${recent.length} times within ${exitWindowMs / 1000} s (last: ${describeExit(exit)}): stopping the stack`,
         service
       )
     const backoffMs = Math.min(firstBackoffMs * 2 ** (recent.length - 1), maxBackoffMs)
     warn(
-      `${spec.name} exited unexpectedly (${describeExit(exit)}); restarting in ${backoffMs} ms ` +
+      `${name} exited unexpectedly (${describeExit(exit)}); restarting in ${backoffMs} ms ` +
         `(${recent.length} of ${maxExits} exits allowed within ${exitWindowMs / 1000} s)`
     )
     await sleep(backoffMs)
-    if (!stopping) supervise(spec, env, restart + 1)
+    if (!stopping) supervise(name, restart + 1)
   })
   const t = performance.now()
   void waitUntilReady(service, probeHost, readyTimeoutMs, () => stopping).then(
     () => {
       if (service.exit() !== undefined || stopping) return
       ready.add(service)
-      say(`${spec.name} ready${restart > 0 ? " again" : ""} in ${since(t)}`)
-      firstReady.get(spec.name)!.resolve()
+      // While it replaces another, the probes may reach the old one: the rolling restart reports.
+      if (!replacing) say(`${name} ready${restart > 0 ? " again" : ""} in ${since(t)}`)
+      firstReady.get(name)!.resolve()
     },
     (error: Error) => fail(error.message, service)
   )
+  return service
 }
+
+/**
+ * SIGUSR2: every service replaced in turn, the way a rolling update does it. A new process
+ * is started next to the old one (both listen on the port: REUSE_PORT), and once it logs that
+ * it listens the old one gets SIGTERM, finishes what it is doing and exits; the port never
+ * stops answering. A new process that crashes is restarted as any other, the old one serving
+ * meanwhile.
+ */
+let rolling = false
+const rollingRestart = async () => {
+  if (rolling || stopping) return
+  rolling = true
+  const t = performance.now()
+  say("rolling restart: each service in turn, new process first")
+  for (const name of [...specs.keys()].reverse()) {
+    const old = services.get(name)
+    if (old === undefined || stopping) break
+    retiring.add(old)
+    let next = supervise(name, 1, true)
+    // The line is Info: with LOG_LEVEL Warn or above it never comes, and the timeout decides.
+    const deadline = performance.now() + readyTimeoutMs
+    while (!stopping && performance.now() < deadline) {
+      const outcome = await Promise.race([
+        next.listening.then(() => "listening" as const),
+        next.exited.then(() => "exited" as const),
+        sleep(deadline - performance.now(), "timeout" as const)
+      ])
+      if (outcome !== "exited") break
+      await sleep(maxBackoffMs) // the supervisor starts another
+      next = services.get(name)!
+    }
+    if (stopping) break
+    const exit = await old.stop(stopTimeoutMs)
+    say(`${name}: pid ${next.pid} serves, pid ${old.pid} stopped (${describeExit(exit)})`)
+  }
+  if (!stopping) say(`rolling restart done in ${since(t)}`)
+  rolling = false
+}
+if (process.platform !== "win32") process.on("SIGUSR2", () => void rollingRestart())
 
 const main = async () => {
   // 1. The server, 2. the databases.
@@ -282,7 +337,6 @@ const main = async () => {
   const urls = Object.fromEntries(
     config.services.map((s) => [`${s.name.toUpperCase()}_URL`, `http://${probeHost}:${s.port}`])
   )
-  const envs = new Map<string, NodeJS.ProcessEnv>()
   for (const spec of config.services) {
     const env: NodeJS.ProcessEnv = {
       ...urls,
@@ -291,7 +345,8 @@ const main = async () => {
       ...process.env,
       PORT: String(spec.port),
       HOST: config.host,
-      SHUTDOWN_DRAIN_DELAY: process.env["SHUTDOWN_DRAIN_DELAY"] || "0 millis"
+      SHUTDOWN_DRAIN_DELAY: process.env["SHUTDOWN_DRAIN_DELAY"] || "0 millis",
+      REUSE_PORT: "true" // for the rolling restart
     }
     delete env["DATABASE_URL"]
     if (spec.database) {
@@ -299,9 +354,9 @@ const main = async () => {
       if (spec.database.url)
         say(`${spec.name} uses ${spec.name.toUpperCase()}_DATABASE_URL ${redact(spec.database.url)}`)
     }
-    envs.set(spec.name, env)
+    specs.set(spec.name, { spec, env })
   }
-  for (const spec of config.services) supervise(spec, envs.get(spec.name)!)
+  for (const spec of config.services) supervise(spec.name)
   await Promise.all([...firstReady.values()].map((deferred) => deferred.promise))
   if (stopping) return
 

@@ -27,6 +27,8 @@ export class ServerConfig extends Context.Service<
     readonly headersTimeout: Duration.Duration
     readonly drainDelay: Duration.Duration
     readonly shutdownTimeout: Duration.Duration
+    /** SO_REUSEPORT: a new instance may listen on the port before the old one stops. */
+    readonly reusePort: boolean
   }
 >()("server/ServerConfig") {
   /** Reads the settings from the environment; `port` is the service's default port. */
@@ -52,7 +54,8 @@ export class ServerConfig extends Context.Service<
           ),
           shutdownTimeout: yield* Config.Duration("SHUTDOWN_TIMEOUT").pipe(
             Config.withDefault(Duration.seconds(20))
-          )
+          ),
+          reusePort: yield* Config.Boolean("REUSE_PORT").pipe(Config.withDefault(false))
         })
       })
     )

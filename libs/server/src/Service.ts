@@ -242,7 +242,12 @@ const layerNodeServer = Layer.unwrap(
     const headersTimeout = Duration.toMillis(config.headersTimeout)
     return NodeHttpServer.layer(
       () => createServer({ keepAliveTimeout, headersTimeout, requestTimeout: headersTimeout + 30_000 }),
-      { port: config.port, host: config.host, gracefulShutdownTimeout: config.shutdownTimeout }
+      {
+        port: config.port,
+        host: config.host,
+        reusePort: config.reusePort,
+        gracefulShutdownTimeout: config.shutdownTimeout
+      }
     )
   })
 )
