@@ -371,7 +371,7 @@ class Env extends Context.Service<
 }
 
 /** Cases per operation. */
-const runs = Number(process.env["FUZZ_RUNS"] ?? 60)
+const runs = Number(process.env["FUZZ_RUNS"] ?? 100)
 
 layer(Env.layer, { timeout: "300 seconds", excludeTestServices: true })(
   "the public API, fuzzed from its OpenAPI document",
