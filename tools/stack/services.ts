@@ -70,8 +70,9 @@ export const startService = (options: {
   })
   // Appended: a restarted service keeps the lines of the one before (start.ts empties it once).
   const log = createWriteStream(join(logDir, `${name}.log`), { flags: "a" })
-  // The last bytes of output, for the tail shown when the service fails.
   const listening = Promise.withResolvers<void>()
+  let listened = false
+  // The last bytes of output, for the tail shown when the service fails.
   const recent: Array<Buffer> = []
   let recentSize = 0
   const show = (text: string, stderr: boolean) => {
@@ -90,7 +91,10 @@ export const startService = (options: {
         const end = bytes.lastIndexOf(10) + 1 // after the last newline
         partial = bytes.subarray(end)
         const complete = bytes.subarray(0, end)
-        if (!stderr && complete.includes(listeningMarker)) listening.resolve()
+        if (!listened && !stderr && complete.includes(listeningMarker)) {
+          listened = true
+          listening.resolve()
+        }
         if (verbose || stderr || markers.some((marker) => complete.includes(marker)))
           for (const text of complete.toString("utf8").split("\n").slice(0, -1)) show(text, stderr)
       })
