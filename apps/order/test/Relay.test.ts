@@ -198,6 +198,29 @@ describe("Relay", () => {
       })
     )
 
+    it.effect("a delivery refused by an open circuit waits until the circuit may close", () =>
+      Effect.gen(function* () {
+        const relay = yield* Relay
+        yield* setScript(() =>
+          Effect.fail(
+            new DeliveryFailure({ message: "circuit open", retryable: true, retryAfterMillis: 8000 })
+          )
+        )
+        const id = yield* enqueue()
+        assert.isTrue(yield* relay.processOne)
+        const row = yield* rowOf(id)
+        assert.deepStrictEqual([row.status, row.attempts], ["pending", 1])
+        // At least the circuit's 8 s, plus the backoff's full jitter (bound 1 s for attempt 1).
+        assert.isAtLeast(row.delay_ms, 7000)
+        assert.isAtMost(row.delay_ms, 9000)
+        assert.isFalse(yield* relay.processOne, "not due while the circuit is open")
+        yield* makeDue(id)
+        yield* setScript(() => Effect.void)
+        assert.isTrue(yield* relay.processOne)
+        assert.strictEqual((yield* rowOf(id)).status, "done")
+      })
+    )
+
     it.effect("a permanent failure is dead-lettered at once; a compensation is retried past the limit", () =>
       Effect.gen(function* () {
         const relay = yield* Relay

@@ -60,7 +60,13 @@ import { OutboxRepo } from "./OutboxRepo.ts"
 export class DeliveryFailure extends Schema.TaggedError<DeliveryFailure>()("DeliveryFailure", {
   message: Schema.String,
   /** Whether another attempt may succeed (a timeout, a 503); if not, the row is dead-lettered now. */
-  retryable: Schema.Boolean
+  retryable: Schema.Boolean,
+  /**
+   * No attempt before this many milliseconds can succeed (the downstream's circuit is open for
+   * that long): the retry waits at least this long, so an outage shorter than the attempts'
+   * budget cannot use it up on rejections that never reached the downstream.
+   */
+  retryAfterMillis: Schema.optional(Schema.Number)
 }) {}
 
 /** What the relay delivers to: implemented by the feature that enqueues the commands. */
@@ -151,7 +157,12 @@ export class Relay extends Context.Service<
       )
 
     /** After a failed attempt: retry later, or dead-letter. In a transaction; false if the lease was lost. */
-    const settleFailure = (message: OutboxMessage, error: string, retryable: boolean) =>
+    const settleFailure = (
+      message: OutboxMessage,
+      error: string,
+      retryable: boolean,
+      retryAfterMillis: number = 0
+    ) =>
       Effect.gen(function* () {
         const attempt = message.attempts + 1
         const exhausted = !retryable || attempt >= settings.maxAttempts
@@ -170,7 +181,9 @@ export class Relay extends Context.Service<
           yield* Effect.logInfo("outbox command abandoned by its handler after a failed attempt").pipe(log)
           return true
         }
-        const delay = Math.round(RetryPolicy.delayBoundMillis(policy, attempt) * (yield* Random.next))
+        const delay = Math.round(
+          retryAfterMillis + RetryPolicy.delayBoundMillis(policy, attempt) * (yield* Random.next)
+        )
         if (!(yield* repo.reschedule(message, delay, error))) return yield* lostLease(message)
         yield* (
           exhausted
@@ -205,7 +218,12 @@ export class Relay extends Context.Service<
           ? Effect.flatMap(repo.finish(message, "done", undefined), (held) =>
               held ? delivered.success : lostLease(message)
             )
-          : settleFailure(message, delivered.failure.message, delivered.failure.retryable)
+          : settleFailure(
+              message,
+              delivered.failure.message,
+              delivered.failure.retryable,
+              delivered.failure.retryAfterMillis
+            )
         yield* repo.transaction(record)
       }).pipe(
         Effect.catchCause((cause) => {

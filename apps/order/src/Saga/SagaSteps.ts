@@ -15,7 +15,7 @@
 import { OrderId, Sku } from "@acme/contracts"
 import { PaymentInProgress } from "@acme/contracts/payment"
 import { DownstreamTimeout, DownstreamUnavailable } from "@acme/resilience"
-import { Context, Effect, Layer, Predicate, Schema } from "effect"
+import { Context, Duration, Effect, Layer, Predicate, Schema } from "effect"
 import { Inventory, Payment } from "../Downstream/Downstreams.ts"
 import { DeliveryFailure } from "../Outbox/Relay.ts"
 import type { Outcome, Step } from "./Saga.ts"
@@ -54,7 +54,13 @@ export const isRetryable = (error: unknown): boolean =>
   error instanceof PaymentInProgress
 
 const failed = (error: unknown) =>
-  new DeliveryFailure({ message: describe(error), retryable: isRetryable(error) })
+  new DeliveryFailure({
+    message: describe(error),
+    retryable: isRetryable(error),
+    ...(error instanceof DownstreamUnavailable && error.reason !== "unreachable"
+      ? { retryAfterMillis: Duration.toMillis(error.retryAfter) }
+      : {})
+  })
 
 const permanent = (message: string) => Effect.fail(new DeliveryFailure({ message, retryable: false }))
 
