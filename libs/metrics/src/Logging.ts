@@ -1,10 +1,45 @@
 /**
  * JSON logs on stdout, one object per line: timestamp, level, service, message, trace_id,
  * span_id and every log annotation (request_id among them). Written by hand rather than with
- * `Logger.consoleJson` so a line costs one `JSON.stringify` and one write, and so the field
- * names are the ones log pipelines expect.
+ * `Logger.consoleJson` so a line costs one `JSON.stringify`, and so the field names are the ones
+ * log pipelines expect. Lines are written to stdout in batches (see {@link batchedStdout}).
  */
 import { Array as Arr, Cause, Config, Context, Effect, Layer, Logger, References, Tracer } from "effect"
+import { writeSync } from "node:fs"
+
+/** A batch is written once it holds this many characters, without waiting for its turn. */
+const maxBatch = 64 * 1024
+
+/**
+ * Writes log lines to stdout in batches: the lines of one event-loop turn go out in one write
+ * (at the next `setImmediate`), not one write each. The profile of the gateway under load showed
+ * the write per request line (`writev`, `writeLatin1String`) as its largest single cost, about a
+ * fifth of its CPU. `urgent` lines (errors) flush the batch at once, and whatever is left is
+ * written synchronously when the process exits, so no error line is lost to the batching.
+ */
+export const batchedStdout = (write: (chunk: string) => void = (chunk) => process.stdout.write(chunk)) => {
+  let batch = ""
+  let scheduled = false
+  const flush = () => {
+    scheduled = false
+    if (batch === "") return
+    const chunk = batch
+    batch = ""
+    write(chunk)
+  }
+  process.once("exit", () => {
+    if (batch !== "") writeSync(1, batch)
+    batch = ""
+  })
+  return (line: string, urgent = false) => {
+    batch += line
+    if (urgent || batch.length >= maxBatch) return flush()
+    if (!scheduled) {
+      scheduled = true
+      setImmediate(flush)
+    }
+  }
+}
 
 const render = (message: unknown): string => {
   const parts = Arr.ensure(message)
@@ -14,7 +49,7 @@ const render = (message: unknown): string => {
 /** A logger writing one JSON object per line to `write` (stdout by default). */
 export const jsonLogger = (
   service: string,
-  write: (line: string) => void = (line) => process.stdout.write(line)
+  write: (line: string, urgent: boolean) => void = batchedStdout()
 ) =>
   Logger.make(({ cause, date, fiber, logLevel, message }) => {
     const entry: Record<string, unknown> = {
@@ -31,7 +66,7 @@ export const jsonLogger = (
     const annotations = fiber.getRef(References.CurrentLogAnnotations)
     for (const key in annotations) entry[key] = annotations[key]
     if (cause.reasons.length > 0) entry.error = Cause.pretty(cause)
-    write(JSON.stringify(entry) + "\n")
+    write(JSON.stringify(entry) + "\n", logLevel === "Error" || logLevel === "Fatal")
   })
 
 /**
@@ -40,7 +75,7 @@ export const jsonLogger = (
  */
 export const layerJsonLogger = (
   service: string,
-  write?: (line: string) => void
+  write?: (line: string, urgent: boolean) => void
 ): Layer.Layer<never, Config.ConfigError> =>
   Layer.mergeAll(
     Logger.layer([jsonLogger(service, write)]),

@@ -1,3 +1,3 @@
 export * as HttpMetrics from "./HttpMetrics.ts"
-export { jsonLogger, layerJsonLogger } from "./Logging.ts"
+export { batchedStdout, jsonLogger, layerJsonLogger } from "./Logging.ts"
 export { layerTracing, withSampling } from "./Tracing.ts"

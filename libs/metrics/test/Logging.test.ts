@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Logger } from "effect"
-import { jsonLogger, layerJsonLogger } from "../src/index.ts"
+import { batchedStdout, jsonLogger, layerJsonLogger } from "../src/index.ts"
 
 const capture = () => {
   const lines: Array<Record<string, any>> = []
@@ -61,4 +61,32 @@ describe("JSON logs", () => {
       )
     )
   })
+
+  it.effect("lines of one turn are written together; an error line flushes at once", () =>
+    Effect.gen(function* () {
+      const writes: Array<string> = []
+      const logger = jsonLogger(
+        "svc",
+        batchedStdout((chunk) => writes.push(chunk))
+      )
+      yield* Effect.gen(function* () {
+        yield* Effect.logInfo("one")
+        yield* Effect.logInfo("two")
+        assert.deepStrictEqual(writes, [], "info lines wait for the end of the turn")
+        yield* Effect.logError("three")
+      }).pipe(Effect.provide(Logger.layer([logger])))
+      assert.strictEqual(writes.length, 1, "the error line took the waiting lines with it")
+      assert.deepStrictEqual(
+        writes[0]!
+          .trimEnd()
+          .split("\n")
+          .map((line) => JSON.parse(line).message),
+        ["one", "two", "three"]
+      )
+      yield* Effect.logInfo("four").pipe(Effect.provide(Logger.layer([logger])))
+      yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+      assert.strictEqual(writes.length, 2)
+      assert.strictEqual(JSON.parse(writes[1]!).message, "four")
+    })
+  )
 })
