@@ -28,18 +28,27 @@
  *
  * Ports: free ones, or consecutive ones from BENCH_PORT_BASE.
  */
-import autocannon from "autocannon"
-import { spawn, spawnSync } from "node:child_process"
-import type { ChildProcess } from "node:child_process"
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
-import { createServer as createNetServer } from "node:net"
-import type { AddressInfo } from "node:net"
 import { loadavg } from "node:os"
 import { join } from "node:path"
+import { writeFileSync } from "node:fs"
 import { parseArgs } from "node:util"
-import pg from "pg"
-import { signLocalToken } from "../tools/localToken.ts"
+import type { Sample } from "./lib.ts"
+import {
+  authorization,
+  holdBenchLock,
+  makeDatabase,
+  measure,
+  median,
+  outDir,
+  port,
+  procs,
+  rssOf,
+  stamp,
+  start,
+  startPair,
+  stopAll
+} from "./lib.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -50,140 +59,12 @@ const { values: args } = parseArgs({
   }
 })
 
-// Hold the bench lock for the whole run: re-run this command under flock once.
-const lock = process.env["BENCH_LOCK"] ?? "/tmp/acme-bench.lock"
-if (process.env["BENCH_LOCKED"] === undefined && spawnSync("flock", ["--version"]).status === 0) {
-  console.error(`waiting for ${lock} ...`)
-  const child = spawnSync("flock", [lock, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: "inherit",
-    env: { ...process.env, BENCH_LOCKED: "1" }
-  })
-  process.exit(child.status ?? 1)
-}
+holdBenchLock()
 
 const rounds = Number(args.rounds ?? (args.quick ? 3 : 5))
 const seconds = Number(args.seconds ?? (args.quick ? 3 : 8))
 const runtimes = args.runtimes.split(",") as Array<"node" | "deno">
-const root = new URL("..", import.meta.url).pathname
-const deno = join(root, "node_modules/.bin/deno")
-const serverUrl = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
-const stamp = new Date().toISOString().replace(/[:.]/g, "-")
-const outDir = join(root, "bench/results")
-mkdirSync(outDir, { recursive: true })
 const outFile = process.env["BENCH_OUT"] ?? join(outDir, `bench-${stamp}.json`)
-
-let nextPort = Number(process.env["BENCH_PORT_BASE"] ?? 0)
-const port = async (): Promise<number> => {
-  if (nextPort > 0) return nextPort++
-  return new Promise((resolve) => {
-    const server = createNetServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-const onServer = async (statement: string) => {
-  const client = new pg.Client({ connectionString: serverUrl })
-  await client.connect()
-  try {
-    await client.query(statement)
-  } finally {
-    await client.end()
-  }
-}
-
-interface Proc {
-  readonly name: string
-  readonly url: string
-  readonly child: ChildProcess
-}
-const procs: Array<Proc> = []
-
-const start = async (
-  name: string,
-  runtime: "node" | "deno",
-  script: string,
-  env: Record<string, string>,
-  ready: string
-): Promise<Proc> => {
-  const httpPort = await port()
-  const log = openSync(join(outDir, `${stamp}-${name}.log`), "w")
-  const command = runtime === "node" ? [process.execPath, script] : [deno, "run", "-A", script]
-  const child = spawn(command[0]!, command.slice(1), {
-    cwd: root,
-    env: {
-      ...process.env,
-      HOST: "127.0.0.1",
-      PORT: String(httpPort),
-      ADMIN_PORT: String(await port()),
-      SHUTDOWN_DRAIN_DELAY: "0 millis",
-      ...env
-    },
-    stdio: ["ignore", log, log]
-  })
-  closeSync(log)
-  const proc = { name, url: `http://127.0.0.1:${httpPort}`, child }
-  procs.push(proc)
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null)
-      throw new Error(`${name} exited (${child.exitCode}); see its log in ${outDir}`)
-    const ok = await fetch(proc.url + ready, { signal: AbortSignal.timeout(1000) }).then(
-      (r) => r.ok,
-      () => false
-    )
-    if (ok) return proc
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`${name} did not answer ${ready}`)
-}
-
-/** Resident set size of a process, MB (Linux). */
-const rssOf = (pid: number | undefined): number | undefined => {
-  try {
-    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]
-    return kb === undefined ? undefined : Number(kb) / 1024
-  } catch {
-    return undefined
-  }
-}
-
-interface Sample {
-  readonly rps: number
-  readonly p50: number
-  readonly p99: number
-  readonly errors: number
-}
-
-/** One closed-loop measurement; latency percentiles from every response's own time. */
-const measure = async (
-  url: string,
-  connections: number,
-  duration: number,
-  headers: Record<string, string> = {}
-): Promise<Sample> => {
-  const latencies: Array<number> = []
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon({ url, connections, duration, headers }, (error, result) =>
-      error ? reject(error) : resolve(result)
-    )
-    instance.on("response", (_client, _status, _bytes, ms: number) => latencies.push(ms))
-  })
-  latencies.sort((a, b) => a - b)
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN
-  return {
-    rps: result.requests.total / result.duration,
-    p50: at(0.5),
-    p99: at(0.99),
-    errors: result.errors + result.timeouts + result.non2xx
-  }
-}
-
-const median = (xs: ReadonlyArray<number>) => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-}
 
 // A stand-in OTLP collector that accepts and discards exports (the tracing measurement).
 let exported = 0
@@ -197,13 +78,11 @@ const collector = createServer((req, res) => {
 const collectorPort = await port()
 await new Promise<void>((resolve) => collector.listen(collectorPort, "127.0.0.1", resolve))
 
-const database = `bench_${Date.now().toString(36)}`
+const database = await makeDatabase("bench")
+const databaseUrl = database.url
 const results: Record<string, unknown> = {}
 try {
-  await onServer(`CREATE DATABASE ${database}`)
-  const databaseUrl = Object.assign(new URL(serverUrl), { pathname: `/${database}` }).toString()
-  const token = await signLocalToken("bench", { expiresIn: "2h" })
-  const auth = { authorization: `Bearer ${token}` }
+  const auth = await authorization()
   const sku = "BOLT-M8"
 
   interface Target {
@@ -215,26 +94,7 @@ try {
   const targets: Array<Target> = []
   const idleRss: Record<string, number | undefined> = {}
   for (const runtime of runtimes) {
-    const inventory = await start(
-      `inventory-${runtime}`,
-      runtime,
-      "apps/inventory/src/main.ts",
-      { DATABASE_URL: databaseUrl, SEED_DEMO_DATA: "true" },
-      "/health/ready"
-    )
-    const gateway = await start(
-      `gateway-${runtime}`,
-      runtime,
-      "apps/gateway/src/main.ts",
-      {
-        INVENTORY_URL: inventory.url,
-        // Not called here: the gateway reports not ready, and serves regardless.
-        ORDER_URL: "http://127.0.0.1:9",
-        RATE_LIMIT_PER_SECOND: "1000000000",
-        RATE_LIMIT_BURST: "1000000000"
-      },
-      "/health/live"
-    )
+    const { gateway, inventory } = await startPair(runtime, databaseUrl)
     const fastify = await start(
       `fastify-${runtime}`,
       runtime,
@@ -374,16 +234,7 @@ try {
   writeFileSync(outFile, JSON.stringify(results, null, 2) + "\n")
   console.log(`JSON: ${outFile}`)
 } finally {
-  await Promise.all(
-    procs.map(
-      ({ child }) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve()
-          child.once("exit", () => resolve())
-          child.kill("SIGTERM")
-        })
-    )
-  )
+  await stopAll()
   collector.close()
-  await onServer(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {})
+  await database.drop()
 }

@@ -296,10 +296,10 @@ place_order() { # token sku payment-token -> "status body"
     -H "idempotency-key: $(cat /proc/sys/kernel/random/uuid)" \
     -d "{\"items\":[{\"sku\":\"$2\",\"quantity\":1}],\"payment\":{\"token\":\"$3\"}}"
 }
-scrape() { # service port -> exposition on stdout (from inside the network: no ports published)
+scrape() { # service admin-port -> exposition on stdout (from inside the network: no ports published)
   compose exec -T "$1" node -e "fetch('http://127.0.0.1:$2/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"
 }
-services=(gateway:8080 order:8081 inventory:8082 payment:8083)
+services=(gateway:9080 order:9081 inventory:9082 payment:9083)
 
 t="$(token check-declined)"
 code="$(place_order "$t" BOLT-M8 tok_decline || true)"
@@ -317,12 +317,12 @@ code="$(place_order "$t" NUT-M8 tok_visa || true)"
 note "order while payment is down: POST /v1/orders -> $code $(sed -n 's/.*"status":"\([A-Z]*\)".*/\1/p' "$work/order.json")"
 dead=""
 for _ in $(seq 1 60); do
-  scrape order 8081 >"$work/order.prom" 2>/dev/null || true
+  scrape order 9081 >"$work/order.prom" 2>/dev/null || true
   if grep -q '^outbox_dead_letters' "$work/order.prom"; then dead=1 && break; fi
   sleep 1
 done
 [ -n "$dead" ] || fail "no outbox_dead_letters on order's /metrics within 60 s of the payment outage"
-note "order dead-lettered the payment command: $(scrape order 8081 | grep '^outbox_dead_letters' | tr '\n' ' ')"
+note "order dead-lettered the payment command: $(scrape order 9081 | grep '^outbox_dead_letters' | tr '\n' ' ')"
 compose start payment >/dev/null 2>&1
 
 compose pause inventory >/dev/null 2>&1
@@ -332,7 +332,7 @@ fast="$(seq 3 | xargs -I{} curl -s -o /dev/null -w '%{http_code}/%{time_total}s 
 compose unpause inventory >/dev/null 2>&1
 note "inventory stalled: 8 requests at once ->$stall(503/504: timeouts, retried)"
 note "then, breaker open: $fast"
-note "gateway breakers: $(scrape gateway 8080 | grep '^resilience_circuit_breaker_state' | tr '\n' ' ')"
+note "gateway breakers: $(scrape gateway 9080 | grep '^resilience_circuit_breaker_state' | tr '\n' ' ')"
 # Health checks that failed during the outages need a few intervals to pass again.
 healthy=""
 for _ in $(seq 1 60); do
@@ -346,6 +346,9 @@ note "recovered: $states"
 mkdir -p "$work/scrapes"
 for s in "${services[@]}"; do scrape "${s%:*}" "${s#*:}" >"$work/scrapes/${s%:*}.prom" || fail "scraping ${s%:*}"; done
 note "scraped: $(for s in "${services[@]}"; do printf '%s %s series; ' "${s%:*}" "$(grep -vc '^#' "$work/scrapes/${s%:*}.prom")"; done)"
+public_metrics="$(curl -s -o /dev/null -w '%{http_code}' "$gateway/metrics" || true)"
+[ "$public_metrics" = 404 ] || fail "the gateway's public port answers /metrics with $public_metrics (it belongs on the admin port only)"
+note "the gateway's public port has no /metrics (404)"
 await metricscheck
 metricscheck=("$bin/metricscheck" -scrapes "$work/scrapes" -prometheus-config infra/prometheus/prometheus.yml
   -datasources infra/grafana/provisioning/datasources -dashboards infra/grafana/dashboards -rules 'infra/prometheus/rules/*.yml')

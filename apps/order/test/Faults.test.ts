@@ -170,7 +170,7 @@ describe("faults", () => {
             yield* metric(stack.order, "orders_saga_duration_seconds_count", { order_status: "REJECTED" }),
             1
           )
-          const metrics = yield* request("GET", `${stack.order.url}/metrics`)
+          const metrics = yield* request("GET", `${stack.order.process.adminUrl}/metrics`)
           assert.match(metrics.text, /^outbox_lag(\{[^}]*\})? \d/m)
         })
     )

@@ -248,7 +248,7 @@ export const settled = (service: Running, customer: string, orderId: string, tim
 
 /** The value of a Prometheus sample on a service's `/metrics` (summed over matching series). */
 export const metric = (service: Running, name: string, labels: Record<string, string> = {}) =>
-  Effect.map(request("GET", `${service.url}/metrics`), (answer) => {
+  Effect.map(request("GET", `${service.process.adminUrl}/metrics`), (answer) => {
     let total = 0
     for (const line of answer.text.split("\n")) {
       if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue

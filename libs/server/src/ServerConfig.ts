@@ -13,6 +13,8 @@
  * - SHUTDOWN_DRAIN_DELAY 5s: after SIGTERM, readiness is 503 for this long while requests are
  *   still served, so load balancers stop routing to us before we stop accepting.
  * - SHUTDOWN_TIMEOUT 20s: how long in-flight requests may take to finish once we stop accepting.
+ * - ADMIN_PORT (default PORT + 1000, or an ephemeral port when PORT is 0): the admin server's
+ *   port, /metrics and the profiles (see Admin.ts); never exposed publicly.
  */
 import { ByteSize, Config, Context, Duration, Effect, Layer } from "effect"
 
@@ -21,6 +23,7 @@ export class ServerConfig extends Context.Service<
   {
     readonly host: string
     readonly port: number
+    readonly adminPort: number
     readonly bodyLimit: ByteSize.ByteSize
     readonly requestTimeout: Duration.Duration
     readonly keepAliveTimeout: Duration.Duration
@@ -36,9 +39,11 @@ export class ServerConfig extends Context.Service<
     Layer.effect(
       ServerConfig,
       Effect.gen(function* () {
+        const port = yield* Config.Port("PORT").pipe(Config.withDefault(defaults.port))
         return ServerConfig.of({
           host: yield* Config.String("HOST").pipe(Config.withDefault("0.0.0.0")),
-          port: yield* Config.Port("PORT").pipe(Config.withDefault(defaults.port)),
+          port,
+          adminPort: yield* Config.Port("ADMIN_PORT").pipe(Config.withDefault(port === 0 ? 0 : port + 1000)),
           bodyLimit: yield* Config.ByteSize("BODY_LIMIT").pipe(Config.withDefault(ByteSize.mebibytes(1))),
           requestTimeout: yield* Config.Duration("REQUEST_TIMEOUT").pipe(
             Config.withDefault(Duration.seconds(10))

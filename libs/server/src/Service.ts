@@ -1,7 +1,8 @@
 /**
  * One way to boot a service. `Service.serve` turns a contract (HttpApi) and its handlers into a
  * served HTTP app with health, OpenAPI, problem+json errors, request ids, a request timeout and
- * a structured request log; `Service.platform` supplies the Node server, configuration,
+ * a structured request log, plus the admin server (`/metrics`, profiles) on its own port;
+ * `Service.platform` supplies the Node server, configuration,
  * readiness and JSON logs; `Service.run` launches the whole layer as the process.
  *
  * Shutdown (SIGTERM/SIGINT interrupts the main fiber and scopes close in reverse order):
@@ -26,7 +27,6 @@ import {
   Tracer
 } from "effect"
 import type { Types } from "effect"
-import { PrometheusMetrics } from "effect/observability"
 import {
   FetchHttpClient,
   FindMyWay,
@@ -40,6 +40,7 @@ import {
 import type { HttpApiGroup } from "effect/http-api"
 import { HttpApi, HttpApiBuilder } from "effect/http-api"
 import { createServer } from "node:http"
+import * as Admin from "./Admin.ts"
 import { enrich, fromCause, layerProblemDetails, pathOf, problem } from "./Problems.ts"
 import { Readiness } from "./Readiness.ts"
 import { ServerConfig } from "./ServerConfig.ts"
@@ -61,9 +62,8 @@ const allowedMethodsOf = (api: HttpApi.HttpApi<string, any>) => {
 
 const requestIdPattern = /^[\w.:-]{1,128}$/
 
-/** Paths that are neither traced nor logged per request: probes and scrapes. */
-const isOperational = (request: HttpServerRequest.HttpServerRequest) =>
-  request.url.startsWith("/health/") || request.url.startsWith("/metrics")
+/** Paths that are neither traced nor logged per request: probes (scrapes go to the admin port). */
+const isOperational = (request: HttpServerRequest.HttpServerRequest) => request.url.startsWith("/health/")
 
 /**
  * The duration histogram for one method, route template and status; cached, so recording a
@@ -200,15 +200,7 @@ export const serve = <Id extends string, Groups extends HttpApiGroup.Constraint,
     Layer.provide(options.handlers),
     Layer.provide(layerProblemDetails)
   )
-  const app = Layer.mergeAll(
-    routes,
-    kitMiddleware(allowedMethodsOf(options.api)),
-    // Prometheus names carry their unit: every `*.duration` metric is in seconds.
-    PrometheusMetrics.layerHttp({
-      path: "/metrics",
-      metricNameMapper: (name) => (name.endsWith(".duration") ? `${name}_seconds` : name)
-    })
-  )
+  const app = Layer.merge(routes, kitMiddleware(allowedMethodsOf(options.api)))
   const served = HttpRouter.serve(app, {
     disableLogger: true,
     disableListenLog: true
@@ -219,9 +211,13 @@ export const serve = <Id extends string, Groups extends HttpApiGroup.Constraint,
     Effect.gen(function* () {
       const config = yield* ServerConfig
       const readiness = yield* Readiness
+      const admin = yield* Layer.build(Admin.layer)
       const context = yield* Layer.build(Layer.provideMerge(served, layerNodeServer))
       const server = Context.get(context, HttpServer.HttpServer)
-      yield* Effect.logInfo(`listening on ${HttpServer.formatAddress(server.address)}`)
+      const adminAddress = Context.get(admin, Admin.AdminServer).address
+      yield* Effect.logInfo(
+        `listening on ${HttpServer.formatAddress(server.address)}, admin on ${HttpServer.formatAddress(adminAddress)}`
+      )
       // Added after the server's own finalizers, so it runs before them.
       yield* Effect.addFinalizer(() =>
         readiness.drain.pipe(
@@ -229,7 +225,7 @@ export const serve = <Id extends string, Groups extends HttpApiGroup.Constraint,
           Effect.andThen(Effect.sleep(config.drainDelay))
         )
       )
-      return Context.make(HttpServer.HttpServer, server)
+      return Context.make(HttpServer.HttpServer, server).pipe(Context.merge(admin))
     })
   ).pipe(Layer.provide(Layer.succeed(HttpMiddleware.TracerDisabledWhen, isOperational)))
 }

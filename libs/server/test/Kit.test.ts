@@ -10,7 +10,7 @@ import type { HttpClientResponse } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware } from "effect/http-api"
 import { freePort } from "@acme/testing"
 import { connect } from "node:net"
-import { Service } from "../src/index.ts"
+import { AdminServer, Service } from "../src/index.ts"
 
 const Thing = Schema.Struct({
   name: Schema.NonEmptyString,
@@ -74,6 +74,8 @@ interface Running {
   readonly probe: Probe["Service"]
   readonly scope: Scope.Closeable
   readonly logs: Array<Record<string, unknown>>
+  /** The admin server's base URL. */
+  readonly admin: string
 }
 
 /** Starts the test service in its own scope, so a test can shut it down when it wants. */
@@ -93,7 +95,14 @@ const start = (env: Record<string, string> = {}) =>
     )
     const scope = yield* Scope.make()
     const context = yield* Layer.buildWithScope(app, scope)
-    return { client: Context.get(context, HttpClient.HttpClient), probe, scope, logs } satisfies Running
+    const { port } = Context.get(context, AdminServer).address as { readonly port: number }
+    return {
+      client: Context.get(context, HttpClient.HttpClient),
+      probe,
+      scope,
+      logs,
+      admin: `http://127.0.0.1:${port}`
+    } satisfies Running
   })
 
 /** Whether something accepts TCP connections on the port of 127.0.0.1. */
@@ -109,6 +118,8 @@ const accepts = (port: number) =>
 
 const withService = <A, E>(f: (running: Running) => Effect.Effect<A, E>, env?: Record<string, string>) =>
   Effect.acquireUseRelease(start(env), f, ({ scope }) => Scope.close(scope, undefined as never))
+
+const isDeno = "Deno" in globalThis
 
 const problemOf = (response: HttpClientResponse.HttpClientResponse) =>
   Effect.map(response.json, (body) => body as Record<string, unknown>)
@@ -325,14 +336,15 @@ describe("service kit", () => {
     )
   )
 
-  it.live("/metrics serves the request-duration histogram labelled by route template", () =>
-    withService(({ client }) =>
+  it.live("/metrics, on the admin port only, serves the request durations by route template", () =>
+    withService(({ admin, client }) =>
       Effect.gen(function* () {
         yield* client.get("/things/7")
         yield* client.get("/things/8")
-        const scrape = yield* client.get("/metrics")
+        assert.strictEqual((yield* client.get("/metrics")).status, 404, "not on the public port")
+        const scrape = yield* Effect.promise(() => fetch(`${admin}/metrics`))
         assert.strictEqual(scrape.status, 200)
-        const text = yield* scrape.text
+        const text = yield* Effect.promise(() => scrape.text())
         const count = text
           .split("\n")
           .find(
@@ -346,6 +358,58 @@ describe("service kit", () => {
         assert.isAtLeast(Number(count?.split(" ").at(-1)), 2)
         assert.notInclude(text, 'http_route="/things/7"')
         assert.include(text, "http_server_active_requests")
+      })
+    )
+  )
+
+  it.live("/metrics has the runtime metrics, read at each scrape", () =>
+    withService(({ admin }) =>
+      Effect.gen(function* () {
+        const scrape = () => Effect.promise(() => fetch(`${admin}/metrics`).then((r) => r.text()))
+        const value = (text: string, prefix: string) => {
+          const line = text.split("\n").find((l) => l.startsWith(prefix))
+          assert.isDefined(line, `${prefix} in\n${text}`)
+          return Number(line!.split(" ").at(-1))
+        }
+        const first = yield* scrape()
+        assert.isAbove(value(first, 'v8js_memory_heap_used_bytes{v8js_heap_space_name="old_space"'), 0)
+        assert.isAbove(value(first, 'v8js_memory_heap_limit_bytes{v8js_heap_space_name="old_space"'), 0)
+        assert.isAbove(value(first, "process_memory_usage_bytes"), 10_000_000)
+        assert.isAtLeast(value(first, 'nodejs_active_handles{nodejs_handle_type="TCPServerWrap"'), 2)
+        // Busy the loop for 50 ms, making garbage: the next scrape sees the delay and collections.
+        yield* Effect.sync(() => {
+          const until = performance.now() + 50
+          let garbage: Array<object> = []
+          while (performance.now() < until) garbage = [...garbage.slice(-1000), { at: performance.now() }]
+        })
+        yield* Effect.sleep("20 millis")
+        const second = yield* scrape()
+        if (isDeno) return // Deno's loop-delay monitor, loop utilization and GC entries are stubs
+        assert.isAbove(value(second, "nodejs_eventloop_utilization"), 0)
+        assert.isAtLeast(value(second, "nodejs_eventloop_delay_max_seconds"), 0.04)
+        assert.match(
+          second,
+          /v8js_gc_duration_seconds_count\{v8js_gc_type="(minor|major|incremental)"\} [1-9]/
+        )
+      })
+    )
+  )
+
+  it.live("the admin port takes a CPU profile of the running service on demand", () =>
+    withService(({ admin, client }) =>
+      Effect.gen(function* () {
+        const profile = Effect.promise(() =>
+          fetch(`${admin}/debug/cpu-profile?seconds=1`).then(async (r) => ({
+            status: r.status,
+            body: await r.text()
+          }))
+        )
+        const [taken] = yield* Effect.all([profile, client.get("/things/1")], { concurrency: 2 })
+        if (taken.status === 501) return // Deno: no inspector session
+        assert.strictEqual(taken.status, 200)
+        const parsed = JSON.parse(taken.body) as { nodes: Array<unknown>; samples: Array<number> }
+        assert.isAbove(parsed.samples.length, 0)
+        if (!isDeno) assert.isAbove(parsed.nodes.length, 10)
       })
     )
   )

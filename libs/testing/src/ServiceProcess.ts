@@ -25,6 +25,8 @@ export const runtimeCommand = (entry: string): [string, Array<string>] =>
 
 export interface ServiceProcess {
   readonly url: string
+  /** The admin server (`/metrics`, profiles). */
+  readonly adminUrl: string
   /** Everything the process wrote to stdout and stderr so far. */
   readonly output: () => string
   /** Sends SIGTERM and waits for the process to exit; the exit code. */
@@ -81,12 +83,14 @@ const spawnChild = (
 }
 
 /**
- * Starts `entry` with `env` added to this process's environment and `PORT` set to a free port.
+ * Starts `entry` with `env` added to this process's environment and `PORT` and `ADMIN_PORT` set
+ * to free ports.
  * The process is killed when the scope closes if it is still running.
  */
 export const startProcess = (entry: string, env: Record<string, string> = {}) =>
   Effect.gen(function* () {
     const port = yield* freePort
+    const adminPort = yield* freePort
     const [command, args] = runtimeCommand(entry)
     let output = ""
     const child = yield* Effect.acquireRelease(
@@ -94,7 +98,7 @@ export const startProcess = (entry: string, env: Record<string, string> = {}) =>
         spawnChild(
           command,
           args,
-          { HOST: "127.0.0.1", PORT: String(port), ...env },
+          { HOST: "127.0.0.1", PORT: String(port), ADMIN_PORT: String(adminPort), ...env },
           (text) => (output += text)
         )
       ),
@@ -103,6 +107,7 @@ export const startProcess = (entry: string, env: Record<string, string> = {}) =>
     const exited = Effect.promise(() => child.status)
     return {
       url: `http://127.0.0.1:${port}`,
+      adminUrl: `http://127.0.0.1:${adminPort}`,
       output: () => output,
       exited,
       terminate: Effect.suspend(() => {
