@@ -218,6 +218,7 @@ try {
   const token = await signDevToken({ subject: "rehearsal", secret: jwtSecret })
   if (values.target === "gateway") {
     const gatewayPort = await freePort()
+    const adminPort = await freePort()
     const gateway = startService({
       name: "gateway",
       app: "gateway",
@@ -231,13 +232,14 @@ try {
         // One caller at 50 requests/s: above the per-caller default of 20/s.
         RATE_LIMIT_PER_SECOND: "1000",
         RATE_LIMIT_BURST: "1000",
-        LOG_LEVEL: "Warn"
+        LOG_LEVEL: "Warn",
+        ADMIN_PORT: String(adminPort)
       }
     })
     processes.push(gateway)
     await waitFor(gateway, "/health/live")
     base = `http://127.0.0.1:${gatewayPort}`
-    gatewayMetrics = async () => (await fetch(`${base}/metrics`)).text()
+    gatewayMetrics = async () => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text()
     paths = ["/v1/products?limit=20", "/v1/products/BOLT-M8"]
     const smoke = await fetch(`${base}${paths[0]}`, { headers: { authorization: `Bearer ${token}` } })
     if (smoke.status !== 200) throw new Error(`gateway smoke request: ${smoke.status} ${await smoke.text()}`)

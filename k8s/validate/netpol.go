@@ -30,10 +30,10 @@ var architecture = []edge{
 	{"order", "database", 5432, "TCP"},
 	{"inventory", "database", 5432, "TCP"},
 	{"payment", "database", 5432, "TCP"},
-	{"prometheus", "gateway", 8080, "TCP"},
-	{"prometheus", "order", 8081, "TCP"},
-	{"prometheus", "inventory", 8082, "TCP"},
-	{"prometheus", "payment", 8083, "TCP"},
+	{"prometheus", "gateway", 9080, "TCP"},
+	{"prometheus", "order", 9081, "TCP"},
+	{"prometheus", "inventory", 9082, "TCP"},
+	{"prometheus", "payment", 9083, "TCP"},
 }
 
 // Allowed but not required: what an operator-managed database and production need besides the

@@ -526,10 +526,36 @@ func checkPorts(s *Set) []Finding {
 					out = append(out, finding("ports", where, "containerPort http is %d but the service listens on %d (%s)", http.ContainerPort, want, source))
 				}
 			}
+			// The admin port (/metrics, profiles): ADMIN_PORT, by default PORT + 1000. Prometheus
+			// scrapes it and nothing else; /metrics is not on the public port.
+			var admin *corev1.ContainerPort
+			for i := range c.Ports {
+				if c.Ports[i].Name == "admin" {
+					admin = &c.Ports[i]
+				}
+			}
+			if admin == nil {
+				out = append(out, finding("ports", where, "declares no port named admin"))
+			} else if http != nil {
+				vars, _ := s.resolveEnv(c)
+				want, source := http.ContainerPort+1000, "PORT + 1000"
+				if value, ok := envValue(vars, "ADMIN_PORT"); ok {
+					n, err := strconv.Atoi(value)
+					if err != nil {
+						out = append(out, finding("ports", where, "ADMIN_PORT %q is not a number", value))
+					}
+					want, source = int32(n), "ADMIN_PORT"
+				}
+				if admin.ContainerPort != want {
+					out = append(out, finding("ports", where, "containerPort admin is %d but the admin server listens on %d (%s)", admin.ContainerPort, want, source))
+				}
+			}
 			if annotated, ok := p.Template.Annotations["prometheus.io/port"]; ok {
 				n, _ := strconv.Atoi(annotated)
 				if !portMatches(intstr.FromInt(n), c.Ports, "") {
 					out = append(out, finding("ports", where, "prometheus.io/port %s is not a container port", annotated))
+				} else if admin != nil && int32(n) != admin.ContainerPort {
+					out = append(out, finding("ports", where, "prometheus.io/port %s is not the admin port %d (/metrics is only there)", annotated, admin.ContainerPort))
 				}
 			}
 		}

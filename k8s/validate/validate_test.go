@@ -252,6 +252,10 @@ var cases = []brokenCase{
 		at(t, d.find(t, "Service", "inventory"), "spec", "ports", 0).(map[string]any)["targetPort"] = "metrics"
 		return d
 	}, nil},
+	{"ports", "overlays/local", "Prometheus told to scrape the public port", func(t *testing.T, d docs) docs {
+		at(t, d.find(t, "Deployment", "gateway"), "spec", "template", "metadata", "annotations").(map[string]any)["prometheus.io/port"] = "8080"
+		return d
+	}, nil},
 	{"ports", "overlays/production", "PORT and the container port disagree", func(t *testing.T, d docs) docs {
 		d.find(t, "ConfigMap", "order-config")["data"].(map[string]any)["PORT"] = "9000"
 		return d
