@@ -459,6 +459,35 @@ func portMatches(ref intstr.IntOrString, ports []corev1.ContainerPort, protocol 
 	return false
 }
 
+// namedPort is the container's port called name, or nil.
+func namedPort(c *corev1.Container, name string) *corev1.ContainerPort {
+	for i := range c.Ports {
+		if c.Ports[i].Name == name {
+			return &c.Ports[i]
+		}
+	}
+	return nil
+}
+
+// listensOn checks that a declared container port is the one the service listens on: the value
+// of variable when the container sets it, else fallback (described by source).
+func (s *Set) listensOn(c *corev1.Container, where string, port *corev1.ContainerPort, variable string, fallback int32, source string) []Finding {
+	var out []Finding
+	vars, _ := s.resolveEnv(c)
+	want := fallback
+	if value, ok := envValue(vars, variable); ok {
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			out = append(out, finding("ports", where, "%s %q is not a number", variable, value))
+		}
+		want, source = int32(n), variable
+	}
+	if port.ContainerPort != want {
+		out = append(out, finding("ports", where, "containerPort %s is %d but the service listens on %d (%s)", port.Name, port.ContainerPort, want, source))
+	}
+	return out
+}
+
 func checkPorts(s *Set) []Finding {
 	var out []Finding
 	for _, svc := range s.Services {
@@ -503,52 +532,19 @@ func checkPorts(s *Set) []Finding {
 		}
 		if c := appContainer(p); c != nil {
 			where := p.ID + " container " + c.Name
-			var http *corev1.ContainerPort
-			for i := range c.Ports {
-				if c.Ports[i].Name == "http" {
-					http = &c.Ports[i]
-				}
-			}
+			http := namedPort(c, "http")
 			if http == nil {
 				out = append(out, finding("ports", where, "declares no port named http"))
 			} else {
-				vars, _ := s.resolveEnv(c)
-				want := defaultPorts[c.Name]
-				source := "the service's default port"
-				if value, ok := envValue(vars, "PORT"); ok {
-					n, err := strconv.Atoi(value)
-					if err != nil {
-						out = append(out, finding("ports", where, "PORT %q is not a number", value))
-					}
-					want, source = int32(n), "PORT"
-				}
-				if http.ContainerPort != want {
-					out = append(out, finding("ports", where, "containerPort http is %d but the service listens on %d (%s)", http.ContainerPort, want, source))
-				}
+				out = append(out, s.listensOn(c, where, http, "PORT", defaultPorts[c.Name], "the service's default port")...)
 			}
 			// The admin port (/metrics, profiles): ADMIN_PORT, by default PORT + 1000. Prometheus
 			// scrapes it and nothing else; /metrics is not on the public port.
-			var admin *corev1.ContainerPort
-			for i := range c.Ports {
-				if c.Ports[i].Name == "admin" {
-					admin = &c.Ports[i]
-				}
-			}
+			admin := namedPort(c, "admin")
 			if admin == nil {
 				out = append(out, finding("ports", where, "declares no port named admin"))
 			} else if http != nil {
-				vars, _ := s.resolveEnv(c)
-				want, source := http.ContainerPort+1000, "PORT + 1000"
-				if value, ok := envValue(vars, "ADMIN_PORT"); ok {
-					n, err := strconv.Atoi(value)
-					if err != nil {
-						out = append(out, finding("ports", where, "ADMIN_PORT %q is not a number", value))
-					}
-					want, source = int32(n), "ADMIN_PORT"
-				}
-				if admin.ContainerPort != want {
-					out = append(out, finding("ports", where, "containerPort admin is %d but the admin server listens on %d (%s)", admin.ContainerPort, want, source))
-				}
+				out = append(out, s.listensOn(c, where, admin, "ADMIN_PORT", http.ContainerPort+1000, "PORT + 1000")...)
 			}
 			if annotated, ok := p.Template.Annotations["prometheus.io/port"]; ok {
 				n, _ := strconv.Atoi(annotated)
