@@ -12,10 +12,11 @@ const maxBatch = 64 * 1024
 
 /**
  * Writes log lines to stdout in batches: the lines of one event-loop turn go out in one write
- * (at the next `setImmediate`), not one write each. The profile of the gateway under load showed
- * the write per request line (`writev`, `writeLatin1String`) as its largest single cost, about a
- * fifth of its CPU. `urgent` lines (errors) flush the batch at once, and whatever is left is
- * written synchronously when the process exits, so no error line is lost to the batching.
+ * (at the next `setImmediate`), not one write each, so a busy service makes one write system
+ * call per turn instead of one per request (profiled on the gateway under load: the per-line
+ * write cost about 12 us of CPU per request to a file, 3.5 us batched; more to a pipe). `urgent`
+ * lines (errors) flush the batch at once, and whatever is left is written synchronously when the
+ * process exits, so no error line is lost to the batching.
  */
 export const batchedStdout = (write: (chunk: string) => void = (chunk) => process.stdout.write(chunk)) => {
   let batch = ""
