@@ -124,7 +124,7 @@ describe("the per-caller rate limit", () => {
         for (const socket of sockets) socket.destroy()
         const statuses = (yield* burst([gateway!.url], 6)).map((response) => response.status)
         assert.deepStrictEqual(statuses, [200, 200, 200, 200, 200, 200], "admitted while it does not")
-        const metrics = yield* fetchRaw(`${gateway!.url}/metrics`)
+        const metrics = yield* fetchRaw(`${gateway!.adminUrl}/metrics`)
         assert.match(metrics.text, /gateway_rate_limit_store_errors(_total)?\{?[^\n]*\}? [1-9]/)
       }).pipe(Effect.scoped),
     180_000
