@@ -39,11 +39,10 @@ const name = positionals[0] ?? fail("the service's name is required")
 if (!/^[a-z][a-z0-9]*$/.test(name)) fail(`the name must be a lowercase word ([a-z][a-z0-9]*), got "${name}"`)
 if (existsSync(join(root, "apps", name))) fail(`apps/${name} exists already`)
 
-const read = (file: string) => readFileSync(join(root, file), "utf8")
-const write = (file: string, text: string) => {
-  mkdirSync(dirname(join(root, file)), { recursive: true })
-  writeFileSync(join(root, file), text)
-}
+// Every change is staged here and written at the end, so a missing anchor changes nothing.
+const staged = new Map<string, string>()
+const read = (file: string) => staged.get(file) ?? readFileSync(join(root, file), "utf8")
+const write = (file: string, text: string) => staged.set(file, text)
 
 const stackConfig = read("tools/stack/config.ts")
 const ports = [...stackConfig.matchAll(/\{ name: "[a-z0-9]+", port: (\d+)/g)].map((m) => Number(m[1]))
@@ -276,7 +275,7 @@ edit("k8s/check.sh", (text) =>
 )
 
 // The validator's tables.
-edit("k8s/validate/main.go", (text) =>
+edit("k8s/validate/validate_test.go", (text) =>
   text.replace(/(externalSecrets = \[\]string\{"[a-z0-9]+-db-credentials", )/, `$1"${name}-db-credentials", `)
 )
 edit("k8s/validate/envtable.go", (text) =>
@@ -307,13 +306,21 @@ edit("README.md", (text) =>
   )(text)
 )
 
+for (const [file, text] of staged) {
+  mkdirSync(dirname(join(root, file)), { recursive: true })
+  writeFileSync(join(root, file), text)
+}
 console.log(`new:service: ${name} on port ${port}\n  ${written.join("\n  ")}`)
 execFileSync("npx", ["prettier", "--log-level", "warn", "--write", "README.md", ...written], {
   cwd: root,
   stdio: "inherit"
 })
 try {
-  execFileSync("gofmt", ["-w", "k8s/validate/envtable.go", "k8s/validate/netpol.go"], { cwd: root })
+  execFileSync(
+    "gofmt",
+    ["-w", "k8s/validate/envtable.go", "k8s/validate/netpol.go", "k8s/validate/validate_test.go"],
+    { cwd: root }
+  )
 } catch {
   console.log(
     "new:service: gofmt not found; k8s/check.sh formats nothing, run gofmt -w k8s/validate once Go is there"
