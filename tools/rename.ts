@@ -70,20 +70,22 @@ const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--
   .split("\0")
   .filter((file) => file !== "" && existsSync(join(root, file)))
 
-let changed = 0
+// Names of another length move table columns and aligned comments: the formatters put them
+// back, on the changed files only.
+const changed: Array<string> = []
 let moved = 0
 for (const file of files) {
   const path = join(root, file)
+  const target = rename(file)
   const bytes = readFileSync(path)
   if (!bytes.includes(0)) {
     const text = bytes.toString("utf8")
     const renamed = rename(text)
     if (renamed !== text) {
       writeFileSync(path, renamed)
-      changed++
+      changed.push(target)
     }
   }
-  const target = rename(file)
   if (target !== file) {
     mkdirSync(dirname(join(root, target)), { recursive: true })
     renameSync(path, join(root, target))
@@ -92,9 +94,19 @@ for (const file of files) {
 }
 console.log(
   `rename: ${oldScope} -> ${scope}, ${from} -> ${name}, problems.${oldDomain} -> problems.${domain}: ` +
-    `${changed} files changed, ${moved} moved`
+    `${changed.length} files changed, ${moved} moved`
 )
-if ((changed > 0 || moved > 0) && existsSync(join(root, "node_modules"))) {
+if (changed.length > 0 && existsSync(join(root, "node_modules"))) {
+  const go = changed.filter((file) => file.endsWith(".go"))
+  try {
+    if (go.length > 0) execFileSync("gofmt", ["-w", ...go], { cwd: root, stdio: "inherit" })
+  } catch {
+    console.log(`rename: no gofmt here; run \`gofmt -w ${go.join(" ")}\` where Go is installed`)
+  }
+  execFileSync("npx", ["prettier", "--log-level", "warn", "--ignore-unknown", "--write", ...changed], {
+    cwd: root,
+    stdio: "inherit"
+  })
   console.log("rename: npm install, so the workspace links follow the new scope")
   execFileSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" })
 }
