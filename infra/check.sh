@@ -15,10 +15,14 @@
 #     stall until the gateway's breaker opens), scrapes every service's /metrics and checks that
 #     every metric and label used by the dashboards and alert rules is in the scrapes
 #     (metricscheck), then that metricscheck does fail on a misspelled metric name;
-#  8. validates what cannot run here statically: `docker compose config` with every profile,
+#  8. places an order with a traceparent of its own and finds, through Jaeger's query API, one
+#     trace from the gateway through order and its outbox relay to inventory and payment (the
+#     collector and Jaeger run from images built here from their Go sources: Jaeger v1.75.0's
+#     cmd/jaeger, the collector of infra/otel-collector/validate/builder.yaml);
+#  9. validates what cannot run here statically: `docker compose config` with every profile,
 #     `promtool check config`, `promtool check rules`, `promtool test rules`, and
 #     `otelcol validate` of the collector config;
-#  9. stops the stack with `docker compose down` and checks that every container exited 0
+# 10. stops the stack with `docker compose down` and checks that every container exited 0
 #     (SIGTERM: readiness 503, drain, in-flight requests finished).
 #
 # Exits non-zero on the first failure (the stack is taken down, its logs shown). Settings:
@@ -35,6 +39,7 @@ COMPOSE_VERSION=v2.40.3
 PROMETHEUS_VERSION=3.15.0       # prom/prometheus in compose.yaml; Go module v0.315.0
 PROMETHEUS_MODULE=v0.315.0
 OCB_VERSION=v0.162.0            # otel/opentelemetry-collector-contrib 0.162.0 in compose.yaml
+JAEGER_VERSION=v1.75.0          # its cmd/jaeger is Jaeger v2, as jaegertracing/jaeger:2.x in compose.yaml
 
 project="${ACME_CHECK_PROJECT:-acme-check}"
 cache="${ACME_INFRA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/acme-template/infra}"
@@ -78,7 +83,14 @@ checked() {
 # ---------------------------------------------------------------------------- cleanup
 bg_pids=()
 stack_up=0
-compose() { "$bin/docker-compose" -f infra/compose.yaml -p "$project" "$@"; }
+# The check runs the collector and Jaeger from images built here from their Go sources (step 4),
+# in place of the official images compose.yaml names, which cannot be pulled here.
+cat >"$work/compose.check.yaml" <<YAML
+services:
+  otel-collector: { image: acme-check/otelcol:${OCB_VERSION#v} }
+  jaeger: { image: acme-check/jaeger:${JAEGER_VERSION#v} }
+YAML
+compose() { "$bin/docker-compose" -f infra/compose.yaml -f "$work/compose.check.yaml" -p "$project" "$@"; }
 # Our own background processes and their children, by pid.
 kill_tree() {
   local child
@@ -97,7 +109,7 @@ cleanup() {
     if [ "${ACME_CHECK_KEEP:-0}" = 1 ] && [ "$status" = 0 ]; then
       note "left running (ACME_CHECK_KEEP=1): $bin/docker-compose -f infra/compose.yaml -p $project down -v"
     else
-      compose down -v --remove-orphans >/dev/null 2>&1 || true
+      compose --profile observability down -v --remove-orphans >/dev/null 2>&1 || true
     fi
   fi
   if [ "$status" = 0 ]; then rm -rf "$work"; else printf 'check: logs and scrapes kept in %s\n' "$work" >&2; fi
@@ -167,6 +179,8 @@ build_otelcol() {
   "$cache/gobin/builder" --config "$work/builder.yaml"
   mv "$out/otelcol-validate" "$otelcol_bin"
 }
+jaeger_bin="$bin/jaeger-${JAEGER_VERSION#v}"
+build_jaeger() { [ -x "$jaeger_bin" ] || build_module github.com/jaegertracing/jaeger "$JAEGER_VERSION" ./cmd/jaeger "$jaeger_bin" "-s -w"; }
 build_metricscheck() { go build -C infra/tools/metricscheck -o "$bin/metricscheck" .; }
 
 step "tools: building in the background (logs in $work/tools-*.log)"
@@ -190,6 +204,7 @@ background compose build_compose
 background promtool build_promtool 10
 background otelcol build_otelcol 10
 background metricscheck build_metricscheck 10
+background jaeger build_jaeger 10
 
 # ============================================================================ 3. base images
 step "base images (infra/base-images/build.sh; built only when missing)"
@@ -243,6 +258,18 @@ export GATEWAY_PORT="$port"
 # Outbox retries made short, so the dead-letter path can be exercised in seconds (step 8).
 export OUTBOX_MAX_ATTEMPTS=3 OUTBOX_BACKOFF_BASE="200 millis" OUTBOX_BACKOFF_MAX="1 second"
 stack_up=1
+# Traces first: a service that cannot reach the collector pauses its exporter for a minute.
+await otelcol
+await jaeger
+for image in "otelcol:${OCB_VERSION#v} $otelcol_bin" "jaeger:${JAEGER_VERSION#v} $jaeger_bin"; do
+  set -- $image
+  cp "$2" "$work/trace-binary"
+  docker build -q -t "acme-check/$1" --label org.acme.infra=trace-image --build-arg BINARY=trace-binary \
+    -f infra/traces/Dockerfile "$work" >/dev/null || fail "docker build acme-check/$1"
+done
+compose --profile observability up -d --wait --wait-timeout 60 otel-collector jaeger >"$work/up-traces.log" 2>&1 ||
+  { cat "$work/up-traces.log" >&2; fail "collector and Jaeger up"; }
+note "collector and Jaeger (built from source: acme-check/otelcol:${OCB_VERSION#v}, acme-check/jaeger:${JAEGER_VERSION#v}) up"
 up_started=$SECONDS
 compose up -d --wait --wait-timeout 180 --no-build >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; fail "docker compose up --wait"; }
 report+=("core stack healthy $((SECONDS - up_started)) s after up (postgres init included)")
@@ -361,8 +388,20 @@ grep -q 'http_server_request_duraton_seconds_bucket' "$work/metricscheck-wrong.l
 note "self-test: with testdata/wrong-metric-name.yml it fails as it must:"
 grep '^FAIL' "$work/metricscheck-wrong.log" | sed 's/^/      /'
 
+step "traces: one order, one trace from the gateway through the relay to inventory and payment (Jaeger)"
+trace_id="$(openssl rand -hex 16)"
+code="$(curl -sS -o "$work/order-traced.json" -w '%{http_code}' -X POST "$gateway/v1/orders" \
+  -H "authorization: Bearer $(token check-trace)" -H 'content-type: application/json' \
+  -H "idempotency-key: $(cat /proc/sys/kernel/random/uuid)" -H "traceparent: 00-$trace_id-$(openssl rand -hex 8)-01" \
+  -d '{"items":[{"sku":"BOLT-M8","quantity":1}],"payment":{"token":"tok_visa"}}')"
+[[ "$code" =~ ^20[12]$ ]] || fail "placing the traced order: HTTP $code $(cat "$work/order-traced.json")"
+compose exec -T -e TRACE_ID="$trace_id" gateway node - <infra/traces/trace.js >"$work/trace.log" 2>&1 ||
+  { sed 's/^/    /' "$work/trace.log" >&2; fail "no single trace across gateway, order, relay, inventory and payment"; }
+sed 's/^/    /' "$work/trace.log"
+report+=("traces: $(head -1 "$work/trace.log")")
+
 # ============================================================================ 10. static checks
-step "static checks of what cannot run here (no registry: collector, Jaeger, Prometheus, Grafana images)"
+step "static checks of what cannot run here (no registry: Prometheus and Grafana images)"
 await promtool
 "$promtool_bin" --version 2>&1 | head -1 | sed 's/^/    /' || true
 checked "promtool-check-config" "$promtool_bin" check config infra/prometheus/prometheus.yml
@@ -382,7 +421,7 @@ events_pid=$!
 bg_pids+=($events_pid)
 containers="$(compose ps -q | wc -l)"
 down_started=$SECONDS
-compose down -v --remove-orphans >"$work/down.log" 2>&1 || { cat "$work/down.log" >&2; fail "docker compose down"; }
+compose --profile observability down -v --remove-orphans >"$work/down.log" 2>&1 || { cat "$work/down.log" >&2; fail "docker compose down"; }
 down_took=$((SECONDS - down_started))
 stack_up=0
 sleep 2
