@@ -27,7 +27,8 @@ const examine = (trace) => {
       const relay = up.findIndex((s) => service(s) === "order" && s.operationName === "Outbox.deliver")
       return relay >= 0 && up.slice(relay).some((s) => service(s) === "gateway")
     })
-    if (found === undefined) missing.push(`no ${downstream} span under order's Outbox.deliver under the gateway`)
+    if (found === undefined)
+      missing.push(`no ${downstream} span under order's Outbox.deliver under the gateway`)
     else paths.push([...ancestors(found).reverse(), found].map(label).join(" -> "))
   }
   return { services, missing, paths, spans: trace.spans.length }
