@@ -47,6 +47,8 @@ else
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/template-check.XXXXXX")
+# Readable by others: run as root, the embedded PostgreSQL runs its binaries as another user.
+chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 step "clone of HEAD ($(git rev-parse --short HEAD)) in $work"
 git clone -q "$repo" "$work/repo"
