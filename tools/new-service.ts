@@ -287,14 +287,9 @@ edit("k8s/validate/envtable.go", (text) =>
     .replace(/(var defaultPorts = map\[string\]int32\{[^}]*)\}/, `$1, "${name}": ${port}}`)
 )
 edit("k8s/validate/netpol.go", (text) =>
-  afterLast(
-    /^\t\{"prometheus", "[a-z0-9]+", \d+, "TCP"\},$/,
-    `\t{"prometheus", "${name}", ${port}, "TCP"},`
-  )(
-    afterLast(
-      /^\t\{"[a-z0-9]+", "database", 5432, "TCP"\},$/,
-      `\t{"${name}", "database", 5432, "TCP"},`
-    )(text)
+  text.replace(
+    /(var architecture = \[\]edge\{\n(?:\t.*\n)*?)\}/,
+    `$1\t{"${name}", "database", 5432, "TCP"},\n\t{"prometheus", "${name}", ${port}, "TCP"},\n}`
   )
 )
 
