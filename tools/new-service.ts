@@ -51,6 +51,8 @@ if (!Number.isInteger(port) || port < 1024 || port > 65535)
   fail(`--port must be 1024-65535, got ${values.port}`)
 if (ports.includes(port)) fail(`port ${port} is taken by another service`)
 
+// The admin port (/metrics) is the kit's default, PORT + 1000.
+const adminPort = port + 1000
 const Name = name[0]!.toUpperCase() + name.slice(1)
 const NAME = name.toUpperCase()
 // The template's names (scope, database prefix) follow `npm run rename`.
@@ -61,6 +63,7 @@ const fill = (text: string) =>
     .replaceAll("__Name__", Name)
     .replaceAll("__NAME__", NAME)
     .replaceAll("__port__", String(port))
+    .replaceAll("__adminport__", String(adminPort))
 
 // ------------------------------------------------------------------------------- the files
 const written: Array<string> = []
@@ -155,7 +158,7 @@ edit("infra/postgres/init-databases.sh", (text) =>
 edit("infra/prometheus/prometheus.yml", (text) =>
   text.replace(
     /(\n {2}- job_name: [a-z0-9]+\n {4}static_configs:\n {6}- targets: \[[a-z0-9]+:\d+\])\n\n/,
-    `$1\n  - job_name: ${name}\n    static_configs:\n      - targets: [${name}:${port}]\n\n`
+    `$1\n  - job_name: ${name}\n    static_configs:\n      - targets: [${name}:${adminPort}]\n\n`
   )
 )
 edit(`infra/prometheus/rules/${prefix}.yml`, (text) =>
@@ -164,7 +167,7 @@ edit(`infra/prometheus/rules/${prefix}.yml`, (text) =>
 edit("infra/check.sh", (text) =>
   text
     .replace(/(for app in gateway [a-z0-9 ]+); do/, `$1 ${name}; do`)
-    .replace(/(services=\(gateway:\d+[a-z0-9: ]*)\)/, `$1 ${name}:${port})`)
+    .replace(/(services=\(gateway:\d+[a-z0-9: ]*)\)/, `$1 ${name}:${adminPort})`)
 )
 
 // Kubernetes base.
@@ -289,7 +292,7 @@ edit("k8s/validate/envtable.go", (text) =>
 edit("k8s/validate/netpol.go", (text) =>
   text.replace(
     /(var architecture = \[\]edge\{\n(?:\t.*\n)*?)\}/,
-    `$1\t{"${name}", "database", 5432, "TCP"},\n\t{"prometheus", "${name}", ${port}, "TCP"},\n}`
+    `$1\t{"${name}", "database", 5432, "TCP"},\n\t{"prometheus", "${name}", ${adminPort}, "TCP"},\n}`
   )
 )
 
