@@ -43,7 +43,7 @@ export default tseslint.config(
   },
   {
     // k6 scripts run in k6's JavaScript runtime, which provides these.
-    files: ["loadtests/**/*.js", "infra/k6/**/*.js", "tools/bench/**/*.js", "tools/chaos/**/*.js"],
+    files: ["loadtests/**/*.js", "bench/**/*.js", "infra/k6/**/*.js", "tools/chaos/**/*.js"],
     languageOptions: { globals: { __ENV: "readonly", __VU: "readonly", __ITER: "readonly" } }
   },
   {

@@ -1,4 +1,4 @@
-/** What the bench (run.ts) and the soak check (soak.ts) share: processes, load, figures. */
+/** What the bench (http.ts, orders.ts) and the soak check (soak.ts) share: processes, load, figures. */
 import autocannon from "autocannon"
 import { spawn, spawnSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"

@@ -1,8 +1,8 @@
 /**
  * The soak check: does memory plateau under steady load? Fails (exit 1) on a leak.
  *
- *   npm run soak                  # 5 minutes at 80% of capacity
- *   npm run soak -- --minutes 2   # shorter (the rule then looks at the last 60%)
+ *   npm run bench -- soak               # 5 minutes at 80% of capacity
+ *   npm run bench -- soak --minutes 2 # shorter (the rule then looks at the last 60%)
  *
  * Starts inventory and the gateway on Node (default configuration, fresh database on
  * DATABASE_URL), measures the gateway's capacity (`GET /v1/products/{sku}`, 32 connections,

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:orders`: how many orders per second the stack sustains, next to what its
+ * `npm run bench -- orders`: how many orders per second the stack sustains, next to what its
  * databases alone can do, on this machine, in one run.
  *
  * 1. Starts its own PostgreSQL (embedded, `STACK_PG_PORT`, default 5434, with
@@ -22,10 +22,10 @@
  * 6. Prints the table and the ratios (achieved / ceiling, default latency / latency 0) and writes
  *    them as JSON in `.data/bench/`.
  *
- *   npm run bench:orders                 # about 8 minutes
- *   npm run bench:orders -- --quick      # under 2 minutes (CI): shorter steps, fewer of them
- *   npm run bench:orders -- --counts     # only the statements and transactions per order
- *   npm run bench:orders -- --profile    # also a CPU profile (node --cpu-prof) of the order
+ *   npm run bench -- orders               # about 8 minutes
+ *   npm run bench -- orders --quick      # under 2 minutes (CI): shorter steps, fewer of them
+ *   npm run bench -- orders --counts     # only the statements and transactions per order
+ *   npm run bench -- orders --profile    # also a CPU profile (node --cpu-prof) of the order
  *                                        # service and the gateway at the best rate, summarised
  *
  * Run it alone on the machine (others' load skews it); it prints the load average.
@@ -37,12 +37,12 @@ import { homedir, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs, promisify } from "node:util"
-import { startPersistentPostgres } from "../../libs/testing/src/Postgres.ts"
-import type { EmbeddedPostgres } from "../../libs/testing/src/Postgres.ts"
-import { signLocalToken } from "../localToken.ts"
+import { startPersistentPostgres } from "../libs/testing/src/Postgres.ts"
+import type { EmbeddedPostgres } from "../libs/testing/src/Postgres.ts"
+import { signLocalToken } from "../tools/localToken.ts"
 import { summariseProfiles } from "./profile.ts"
 
-const root = fileURLToPath(new URL("../..", import.meta.url))
+const root = fileURLToPath(new URL("..", import.meta.url))
 const { values: flags } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
@@ -377,7 +377,7 @@ const loadStep = async (serverUrl: string, rate: number, holdSeconds: number): P
     // no pg_stat_statements on this server
   }
   const before = await dbCounters(serverUrl)
-  const k6Run = spawnSync(k6, ["run", "--quiet", "--no-usage-report", join(root, "tools/bench/orders.js")], {
+  const k6Run = spawnSync(k6, ["run", "--quiet", "--no-usage-report", join(root, "bench/orders.js")], {
     encoding: "utf8",
     env: {
       ...env,

@@ -1,4 +1,4 @@
-// k6 script of `npm run bench:orders` (see tools/bench/orders.ts): places one-item orders through
+// k6 script of `npm run bench -- orders` (see bench/orders.ts): places one-item orders through
 // the gateway at a ramping arrival rate (open model), up to RATE orders/s over RAMP, held for HOLD.
 import http from "k6/http"
 import { Counter } from "k6/metrics"
