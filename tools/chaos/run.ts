@@ -11,8 +11,9 @@
  *   inventory and payment (what ORDER_URL, INVENTORY_URL, PAYMENT_URL point to) and one per
  *   service in front of PostgreSQL (its <SERVICE>_DATABASE_URL);
  * - the stack, `node tools/stack/start.ts` (whose supervisor restarts a service that dies), with
- *   stock raised so that orders do not run out (one scarce SKU excepted) and payment's
- *   AUTHORIZATION_TIMEOUT short, so a late authorization is voided within the checks' wait.
+ *   stock raised so that orders do not run out (one scarce SKU excepted) and
+ *   PENDING_TIMEOUT, OUTBOX_LEASE and AUTHORIZATION_TIMEOUT short (the stack's environment
+ *   below), so that what they bound happens within the checks' waits.
  * Then, for each scenario: k6 places orders at --rate per second (open model; default 10, about
  * half of what this stack sustains on a 2-core machine, see loadtests/README.md) with reads
  * mixed in; after a warm-up the fault is injected, held, and cleared; the load goes on for a
@@ -133,7 +134,14 @@ const startStack = (): Promise<Stack> => {
       ORDER_DATABASE_URL: dbUrl(ports.orderPgProxy, "order"),
       INVENTORY_DATABASE_URL: dbUrl(ports.inventoryPgProxy, "inventory"),
       PAYMENT_DATABASE_URL: dbUrl(ports.paymentPgProxy, "payment"),
-      AUTHORIZATION_TIMEOUT: "15 seconds"
+      // Shorter than their defaults so that what they bound happens within the checks' waits (30 s
+      // for every order to end, 30 s more for every authorization to be settled): a payment
+      // operation cut off by a kill is taken over, an outbox row whose outcome could not be
+      // recorded (PostgreSQL down) is delivered again, and a late authorization is voided. The
+      // voiding must stay well after the redelivery, or it voids an order's live authorization.
+      PENDING_TIMEOUT: "10 seconds",
+      OUTBOX_LEASE: "10 seconds",
+      AUTHORIZATION_TIMEOUT: "25 seconds"
     }
   })
   const pids = new Map<string, number>()

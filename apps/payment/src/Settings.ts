@@ -6,7 +6,7 @@
  * | variable                        | default      | meaning                                                         |
  * | ------------------------------- | ------------ | --------------------------------------------------------------- |
  * | `PENDING_TIMEOUT`               | `30 seconds` | an operation in flight longer is presumed crashed, taken over   |
- * | `IN_FLIGHT_WAIT`                | `5 seconds`  | a duplicate waits this long for the same operation (then 409)   |
+ * | `IN_FLIGHT_WAIT`                | `2 seconds`  | a duplicate waits this long for the same operation (then 409)   |
  * | `AUTHORIZATION_TIMEOUT`         | `10 minutes` | an authorization neither captured nor voided longer is voided   |
  * | `PROCESSOR_TIMEOUT`             | `2 seconds`  | bound on one attempt at the processor (then retried)            |
  * | `CIRCUIT_BREAKER_FAILURES`      | 5            | failed attempts in a row that open the processor's circuit      |
@@ -23,7 +23,12 @@ import { Config, Duration, Schema } from "effect"
 
 export const payments = Config.all({
   pendingTimeout: Settings.positiveDuration("PENDING_TIMEOUT", "30 seconds"),
-  inFlightWait: Settings.positiveDuration("IN_FLIGHT_WAIT", "5 seconds"),
+  /**
+   * Keep it below the callers' per-attempt timeout (order's `PAYMENT_TIMEOUT`, 4 s): a duplicate
+   * that waits longer is a timeout to its caller, which counts against payment's circuit, where a
+   * 409 in progress is an answer that the caller retries.
+   */
+  inFlightWait: Settings.positiveDuration("IN_FLIGHT_WAIT", "2 seconds"),
   /** An authorization neither captured nor voided for this long is voided by the sweeper. */
   authorizationTimeout: Settings.positiveDuration("AUTHORIZATION_TIMEOUT", "10 minutes")
 })
