@@ -5,7 +5,7 @@
 #     dockerd if no daemon answers), Docker Compose v2.40.3, promtool 3.15.0, a validating build
 #     of the OpenTelemetry collector 0.162.0 and infra/tools/metricscheck, from the Go module proxy;
 #  2. builds the local base images if missing (infra/base-images/build.sh: debian:trixie-slim,
-#     node:24-slim, postgres:17, grafana/k6:1.4.2; no registry needed);
+#     node:24-slim, postgres:17, redis:7.4-alpine, grafana/k6:1.4.2; no registry needed);
 #  3. builds the four service images for real (infra/service.Dockerfile, through compose);
 #  4. starts the core stack (PostgreSQL + the four services) and waits for every health check;
 #  5. measures the stack's memory at idle (docker stats);

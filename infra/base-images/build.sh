@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds, on a machine that cannot pull from a container registry, local stand-ins for the three
+# Builds, on a machine that cannot pull from a container registry, local stand-ins for the
 # official images the project uses, under their official names:
 #
 #   debian:trixie-slim  debootstrap --variant=minbase, trimmed like the official slim image
@@ -8,10 +8,12 @@
 #   postgres:17         debian:trixie-slim + Debian's postgresql-17, with an entrypoint that
 #                       follows the official image's conventions (POSTGRES_* variables,
 #                       /docker-entrypoint-initdb.d, PGDATA=/var/lib/postgresql/data, pg_isready)
+#   redis:7.4-alpine    debian:trixie-slim + Debian's redis-server, listening on every interface
+#                       without protected mode, as the official image does
 #   grafana/k6:1.4.2    debian:trixie-slim + k6 v1.4.2 compiled from its Go module (a k6 v1.4.2
 #                       binary already on the machine is reused), entrypoint `k6`
 #
-# An image that already exists is left alone (FORCE=1 rebuilds all three). Where a registry is
+# An image that already exists is left alone (FORCE=1 rebuilds them all). Where a registry is
 # reachable none of this is needed: `docker pull` gives the real images under the same names.
 # Every image built here carries the label org.acme.infra=base-image, so it can be found and
 # removed without touching anyone else's images:
@@ -136,6 +138,12 @@ fi
 if ! has_image postgres:17; then
   log "postgres:17: Debian's postgresql-17 with the official image's entrypoint conventions"
   build -t postgres:17 -t "postgres:17-$DEBIAN_SUITE" "$here/postgres"
+fi
+
+# ---------------------------------------------------------------- redis:7.4-alpine
+if ! has_image redis:7.4-alpine; then
+  log "redis:7.4-alpine: Debian's redis-server with the official image's conventions"
+  build -t redis:7.4-alpine -t "redis:$DEBIAN_SUITE" "$here/redis"
 fi
 
 # ---------------------------------------------------------------- grafana/k6:1.4.2
