@@ -101,6 +101,16 @@ const count = (stack: Stack, ids: ReadonlyArray<string>, status: string) =>
   )
 
 /** Waits until every order ended, then checks that the three services' books agree. */
+/** Deliveries in flight: rows under a lease that has not run out. */
+const leased = (stack: Stack) =>
+  stack.orderDb.sql<{ n: number }>`
+    SELECT count(*)::int AS n FROM outbox
+    WHERE status = 'pending' AND claimed_until > clock_timestamp()
+  `.pipe(
+    Effect.map((rows) => rows[0].n),
+    Effect.orDie
+  )
+
 const booksAgree = (stack: Stack, sku: string, stock: number, ids: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     yield* eventually(
@@ -182,17 +192,9 @@ describe("lease-based relay", () => {
           const customer = unique("kill")
           const placing = yield* Effect.forkChild(placeMany(stack, customer, sku, orderCount, 64))
 
-          // Deliveries in flight: rows under a lease that has not run out.
-          const leased = stack.orderDb.sql<{ n: number }>`
-            SELECT count(*)::int AS n FROM outbox
-            WHERE status = 'pending' AND claimed_until > clock_timestamp()
-          `.pipe(
-            Effect.map((rows) => rows[0].n),
-            Effect.orDie
-          )
           const inFlight = yield* eventually(
             "hundreds of deliveries in flight",
-            Effect.map(leased, (n) => (n >= 150 ? n : undefined)),
+            Effect.map(leased(stack), (n) => (n >= 150 ? n : undefined)),
             "90 seconds"
           )
           yield* stack.order.kill
@@ -224,16 +226,9 @@ describe("lease-based relay", () => {
 
           // Freeze one replica while it has deliveries in flight, for longer than their lease:
           // the other replica claims them again; when it thaws, its outcomes come too late.
-          const leased = stack.orderDb.sql<{ n: number }>`
-            SELECT count(*)::int AS n FROM outbox
-            WHERE status = 'pending' AND claimed_until > clock_timestamp()
-          `.pipe(
-            Effect.map((rows) => rows[0].n),
-            Effect.orDie
-          )
           yield* eventually(
             "deliveries in flight",
-            Effect.map(leased, (n) => (n >= 10 ? true : undefined))
+            Effect.map(leased(stack), (n) => (n >= 10 ? true : undefined))
           )
           const pid = listenerOf(frozen.url)
           process.kill(pid, "SIGSTOP")
