@@ -143,6 +143,23 @@ describe("retry", () => {
   )
 })
 
+describe("metrics", () => {
+  it.effect("scrapes every counter at 0 from the start, before any call", () =>
+    withFreshMetrics(
+      Effect.gen(function* () {
+        yield* downstream(scripted([]).transport, { retry: RetryPolicy.none })
+        const counters = (yield* Metric.snapshot).filter((metric) => metric.type === "Counter")
+        const names = new Set(counters.map((metric) => metric.id))
+        for (const name of ["resilience.retry.retries", "resilience.retry.attempts", "resilience.call.count"]) {
+          assert.isTrue(names.has(name), `${name} is scraped`)
+        }
+        assert.strictEqual(counters.filter((metric) => metric.id === "resilience.call.count").length, 6)
+        for (const counter of counters) assert.strictEqual((counter.state as { count: number }).count, 0)
+      }).pipe(Effect.scoped)
+    )
+  )
+})
+
 describe("circuit breaker", () => {
   it.effect("closed -> open -> half-open -> closed, failing fast for concurrent callers while open", () =>
     withFreshMetrics(
