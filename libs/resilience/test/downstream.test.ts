@@ -150,7 +150,11 @@ describe("metrics", () => {
         yield* downstream(scripted([]).transport, { retry: RetryPolicy.none })
         const counters = (yield* Metric.snapshot).filter((metric) => metric.type === "Counter")
         const names = new Set(counters.map((metric) => metric.id))
-        for (const name of ["resilience.retry.retries", "resilience.retry.attempts", "resilience.call.count"]) {
+        for (const name of [
+          "resilience.retry.retries",
+          "resilience.retry.attempts",
+          "resilience.call.count"
+        ]) {
           assert.isTrue(names.has(name), `${name} is scraped`)
         }
         assert.strictEqual(counters.filter((metric) => metric.id === "resilience.call.count").length, 6)
