@@ -29,8 +29,8 @@
 import { HttpMetrics } from "@acme/metrics"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Cause, Clock, Config, Duration, Effect, Exit, Layer, Metric, Option } from "effect"
-import { Cookies, HttpClient, HttpClientError, HttpClientResponse } from "effect/http"
-import type { HttpClientRequest } from "effect/http"
+import { HttpClient, HttpClientError } from "effect/http"
+import type { HttpClientRequest, HttpClientResponse } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
 import type { HttpApi, HttpApiGroup } from "effect/http-api"
 import { clearImmediate, setImmediate } from "node:timers"
@@ -66,15 +66,14 @@ export const isTimeout = (error: unknown): boolean =>
 // Metrics
 // -----------------------------------------------------------------------------------------------
 
+/** Scheme, host and port of an absolute URL, read without building a `URL` on every call. */
+const origin = /^(https?):\/\/(\[[^\]]*\]|[^/:?#]*)(?::(\d+))?/
+
 /** Where a request goes, as the metric attributes name it. */
 const serverOf = (request: HttpClientRequest.HttpClientRequest) => {
-  try {
-    const url = new URL(request.url)
-    const port = url.port !== "" ? url.port : url.protocol === "https:" ? "443" : "80"
-    return { "server.address": url.hostname, "server.port": port }
-  } catch {
-    return { "server.address": "unknown", "server.port": "unknown" }
-  }
+  const match = origin.exec(request.url)
+  if (match === null) return { "server.address": "unknown", "server.port": "unknown" }
+  return { "server.address": match[2]!, "server.port": match[3] ?? (match[1] === "https" ? "443" : "80") }
 }
 
 /**
@@ -82,11 +81,19 @@ const serverOf = (request: HttpClientRequest.HttpClientRequest) => {
  * nothing once its series exists. Bounded by downstreams x methods x statuses.
  */
 const durationSeries = new Map<string, Metric.Metric<number, unknown>>()
-const durationOf = (attributes: Readonly<Record<string, string>>) => {
-  const key = JSON.stringify(attributes)
+const durationOf = (
+  request: HttpClientRequest.HttpClientRequest,
+  outcome: Readonly<Record<string, string>>
+) => {
+  const server = serverOf(request)
+  const key = `${request.method} ${server["server.address"]} ${server["server.port"]} ${outcome["http.response.status_code"] ?? outcome["error.type"]}`
   let series = durationSeries.get(key)
   if (series === undefined) {
-    series = Metric.withAttributes(HttpMetrics.clientRequestDuration, attributes)
+    series = Metric.withAttributes(HttpMetrics.clientRequestDuration, {
+      "http.request.method": request.method,
+      ...server,
+      ...outcome
+    })
     durationSeries.set(key, series)
   }
   return series
@@ -115,9 +122,6 @@ const timeoutError = (request: HttpClientRequest.HttpClientRequest, timeout: Dur
     })
   })
 
-/** Statuses whose response has no body (a Web `Response` refuses one). */
-const nullBodyStatuses = new Set([204, 205, 304])
-
 /**
  * undici hands a connection back to its pool one event-loop turn after the response ends (to see
  * whether the server closes it after all). Waiting for that turn too means the next call of a
@@ -129,39 +133,17 @@ const connectionReturned = Effect.callback<void>((resume) => {
 })
 
 /**
- * The response with its body read into memory, so that the body is covered by the timeout and
- * the connection goes back to the pool now. A `101 Switching Protocols` keeps its connection.
+ * The response with its body read, so that the body is covered by the timeout and the connection
+ * goes back to the pool now. The transport's response keeps the body it has read (its
+ * `arrayBuffer`, and `text` and `json` derived from it), so the caller decodes the same bytes
+ * without a second copy. A `101 Switching Protocols` keeps its connection.
  */
 const buffered = (
   response: HttpClientResponse.HttpClientResponse
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
   response.status < 200 || response.status > 599
     ? Effect.succeed(response)
-    : response.arrayBuffer.pipe(
-        Effect.tap(() => connectionReturned),
-        Effect.flatMap((body) =>
-          Effect.try({
-            try: () => {
-              const headers = new globalThis.Headers()
-              for (const [name, value] of Object.entries(response.headers)) {
-                if (name !== "set-cookie") headers.set(name, value)
-              }
-              for (const cookie of Cookies.toSetCookieHeaders(response.cookies)) {
-                headers.append("set-cookie", cookie)
-              }
-              const source = new globalThis.Response(
-                nullBodyStatuses.has(response.status) || body.byteLength === 0 ? null : body,
-                { status: response.status, headers }
-              )
-              return HttpClientResponse.fromWeb(response.request, source)
-            },
-            catch: (cause) =>
-              new HttpClientError.HttpClientError({
-                reason: new HttpClientError.DecodeError({ request: response.request, response, cause })
-              })
-          })
-        )
-      )
+    : response.arrayBuffer.pipe(Effect.andThen(connectionReturned), Effect.as(response))
 
 /** Adds the per-call timeout, the body buffering and the duration metric to a client. */
 const instrument = (client: HttpClient.HttpClient, settings: Settings): HttpClient.HttpClient =>
@@ -177,10 +159,7 @@ const instrument = (client: HttpClient.HttpClient, settings: Settings): HttpClie
           const outcome = outcomeOf(exit)
           if (outcome === undefined) return Effect.void
           return Effect.flatMap(Clock.currentTimeNanos, (ended) =>
-            Metric.update(
-              durationOf({ "http.request.method": request.method, ...serverOf(request), ...outcome }),
-              Number(ended - started) / 1e9
-            )
+            Metric.update(durationOf(request, outcome), Number(ended - started) / 1e9)
           )
         })
       )

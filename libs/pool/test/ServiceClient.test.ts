@@ -27,7 +27,8 @@ interface Observed {
 }
 
 /**
- * Routes: `/fast`; `/slow?ms=N` answers after N ms; `/status/N` answers status N. The server
+ * Routes: `/fast`; `/slow?ms=N` answers after N ms; `/trickle?ms=N` sends its head at once and
+ * ends its body after N ms; `/status/N` answers status N. The server
  * keeps idle connections for 65 s, as the service kit does.
  */
 const startServer = Effect.acquireRelease(
@@ -44,7 +45,18 @@ const startServer = Effect.acquireRelease(
         response.on("close", () => {
           if (!response.writableFinished) observed.aborted.push(url.pathname)
         })
-        if (url.pathname === "/slow") {
+        if (url.pathname === "/trickle") {
+          // The head at once, the last byte of the body after `ms`.
+          response.writeHead(200, { "content-type": "text/plain" }).write("first ")
+          const timer = setTimeout(
+            () => {
+              response.end("last")
+              observed.finished.push(url.pathname)
+            },
+            Number(url.searchParams.get("ms") ?? 1000)
+          )
+          response.on("close", () => clearTimeout(timer))
+        } else if (url.pathname === "/slow") {
           const timer = setTimeout(() => respond(200, "slow"), Number(url.searchParams.get("ms") ?? 1000))
           response.on("close", () => clearTimeout(timer))
         } else if (url.pathname.startsWith("/status/")) {
@@ -132,6 +144,24 @@ describe("ServiceClient transport", () => {
       yield* eventually(() => observed.aborted.length > 0)
       assert.deepStrictEqual(observed.aborted, ["/slow"])
       assert.deepStrictEqual(observed.finished, [])
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(ServiceClient.layerWith(settings({ timeout: Duration.millis(200) })))
+    )
+  )
+
+  it.live("the timeout covers the body, which the caller then reads from memory", () =>
+    Effect.gen(function* () {
+      const { url, observed } = yield* startServer
+      const error = yield* Effect.flip(get(`${url}/trickle?ms=3000`))
+      assert.isTrue(ServiceClient.isTimeout(error), String(error))
+      yield* eventually(() => observed.aborted.length > 0)
+      assert.deepStrictEqual(observed.aborted, ["/trickle"])
+
+      const response = yield* get(`${url}/trickle?ms=50`)
+      assert.deepStrictEqual(observed.finished, ["/trickle"], "the body was read within the call")
+      assert.strictEqual(yield* response.text, "first last")
+      assert.strictEqual(new TextDecoder().decode(yield* response.arrayBuffer), "first last")
     }).pipe(
       Effect.scoped,
       Effect.provide(ServiceClient.layerWith(settings({ timeout: Duration.millis(200) })))
