@@ -404,7 +404,11 @@ describe("service kit", () => {
             body: await r.text()
           }))
         )
-        const [taken] = yield* Effect.all([profile, client.get("/things/1")], { concurrency: 2 })
+        // Busy for the whole second, so that even on a loaded machine the profile has samples
+        // of the handling, not only of the idle loop.
+        const busy = yield* Effect.forkChild(Effect.forever(client.get("/things/1")))
+        const taken = yield* profile
+        yield* Fiber.interrupt(busy)
         if (taken.status === 501) return // Deno: no inspector session
         assert.strictEqual(taken.status, 200)
         const parsed = JSON.parse(taken.body) as { nodes: Array<unknown>; samples: Array<number> }
