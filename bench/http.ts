@@ -6,7 +6,8 @@
  *   npm run bench -- --rounds 3 --seconds 5 --runtimes node
  *
  * What it measures, on each runtime (Node, Deno), every service in its default configuration
- * (request log on at Info, metrics on, no trace exporter), against one fresh database of the
+ * (request log on at Info, metrics on, no trace exporter; on Node its production bundle, as the
+ * images and `npm start` run it, on Deno its sources), against one fresh database of the
  * PostgreSQL in DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres):
  * - P1: inventory `GET /products/{sku}` against Fastify 5 + node-postgres doing the same SELECT
  *   and JSON (bench/fastify.ts), 32 connections;
@@ -36,6 +37,7 @@ import { parseArgs } from "node:util"
 import type { Sample } from "./lib.ts"
 import {
   authorization,
+  entryOf,
   holdBenchLock,
   makeDatabase,
   measure,
@@ -119,7 +121,7 @@ try {
       const traced = await start(
         "inventory-node-otlp",
         runtime,
-        "apps/inventory/src/main.ts",
+        await entryOf(runtime, "inventory"),
         {
           DATABASE_URL: databaseUrl,
           OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}`,

@@ -7,6 +7,7 @@ import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import pg from "pg"
+import { buildApp } from "../tools/build-app.ts"
 import { signLocalToken } from "../tools/localToken.ts"
 
 export const root = new URL("..", import.meta.url).pathname
@@ -111,18 +112,30 @@ export const start = async (
 }
 
 /** Starts inventory (demo catalog) and the gateway in front of it. */
+/**
+ * What a service runs in a bench: on Node its production bundle, as the images and `npm start`
+ * do (built once per bench run); on Deno its sources.
+ */
+export const entryOf = async (runtime: "node" | "deno", app: string): Promise<string> => {
+  if (runtime === "deno") return `apps/${app}/src/main.ts`
+  const outfile = join(outDir, `${stamp}-build`, app, "main.js")
+  bundles[outfile] ??= buildApp(join(root, "apps", app), outfile)
+  return bundles[outfile]
+}
+const bundles: Record<string, Promise<string>> = {}
+
 export const startPair = async (runtime: "node" | "deno", databaseUrl: string) => {
   const inventory = await start(
     `inventory-${runtime}`,
     runtime,
-    "apps/inventory/src/main.ts",
+    await entryOf(runtime, "inventory"),
     { DATABASE_URL: databaseUrl, SEED_DEMO_DATA: "true" },
     "/health/ready"
   )
   const gateway = await start(
     `gateway-${runtime}`,
     runtime,
-    "apps/gateway/src/main.ts",
+    await entryOf(runtime, "gateway"),
     {
       INVENTORY_URL: inventory.url,
       // Not called here: the gateway reports not ready, and serves regardless.

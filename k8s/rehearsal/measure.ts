@@ -17,6 +17,7 @@ import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { setTimeout as sleep } from "node:timers/promises"
 import { signDevToken } from "../../apps/gateway/src/Auth/DevToken.ts"
+import { buildApp } from "../../tools/build-app.ts"
 import type { ServiceProcess } from "./lib.ts"
 import {
   cpuSeconds,
@@ -75,25 +76,8 @@ export default function () {
 const work = mkdtempSync(join(tmpdir(), "k8s-measure-"))
 const jwtSecret = "measure-only-secret-0123456789abcdef0123456789"
 
-/** The production bundle of an app, built the way tools/build-app.ts builds it, into `work`. */
-const bundle = async (app: string): Promise<string> => {
-  const { build } = await import("esbuild")
-  const outfile = join(work, app, "main.js")
-  await build({
-    entryPoints: [join(root, "apps", app, "src", "main.ts")],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node22.19",
-    external: ["bufferutil", "utf-8-validate"],
-    banner: {
-      js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);'
-    },
-    logLevel: "warning"
-  })
-  return outfile
-}
+/** The production bundle of an app (tools/build-app.ts), into `work`. */
+const bundle = (app: string) => buildApp(join(root, "apps", app), join(work, app, "main.js"))
 
 const pg = await startPostgres(process.env["MEASURE_DATABASE_URL"])
 const services: Array<ServiceProcess> = []

@@ -10,6 +10,8 @@ export const root = fileURLToPath(new URL("../..", import.meta.url))
 export const dataDir = join(root, ".data")
 export const postgresDir = join(dataDir, "postgres")
 export const logDir = join(dataDir, "logs")
+/** The services' bundles that `npm start` runs on Node. */
+export const buildDir = join(dataDir, "build")
 
 /** The database of a service, on the embedded server and on a `DATABASE_URL` server alike. */
 export const databaseName = (service: string) => `acme_${service}`

@@ -12,8 +12,9 @@ import { request } from "node:http"
 import { join } from "node:path"
 import type { Readable } from "node:stream"
 import { setTimeout as sleep } from "node:timers/promises"
+import { buildApps } from "../build-app.ts"
 import type { Runtime } from "./config.ts"
-import { logDir, root } from "./config.ts"
+import { buildDir, logDir, root } from "./config.ts"
 import { formatLine, isImportant, parseLine, print } from "./output.ts"
 
 export interface Exit {
@@ -53,6 +54,22 @@ const command = (runtime: Runtime, entry: string): [string, Array<string>] =>
     ? [join(root, "node_modules", ".bin", "deno"), ["run", "-A", entry]]
     : [process.execPath, [entry]]
 
+/**
+ * What a service runs: on Node its production bundle (see `bundleServices`), on Deno its sources.
+ */
+export const entryOf = (runtime: Runtime, name: string) =>
+  runtime === "deno" ? join("apps", name, "src", "main.ts") : join(buildDir, name, "main.js")
+
+/**
+ * On Node every service runs its production bundle (tools/build-app.ts), as the images do: a
+ * service loaded from its sources (type stripping, hundreds of modules) idles at about 80 MB more
+ * memory. Built at each start of the stack and each rolling restart, so an edit takes effect.
+ */
+export const bundleServices = async (runtime: Runtime, names: ReadonlyArray<string>) => {
+  if (runtime === "node")
+    await buildApps(names.map((name) => ({ app: join(root, "apps", name), outfile: entryOf(runtime, name) })))
+}
+
 export const startService = (options: {
   readonly name: string
   readonly port: number
@@ -61,7 +78,7 @@ export const startService = (options: {
   readonly verbose: boolean
 }): ServiceProcess => {
   const { name, verbose } = options
-  const [file, args] = command(options.runtime, join("apps", name, "src", "main.ts"))
+  const [file, args] = command(options.runtime, entryOf(options.runtime, name))
   const child = spawn(file, args, {
     cwd: root,
     env: options.env,
