@@ -114,11 +114,11 @@ export const start = async (
 /** Starts inventory (demo catalog) and the gateway in front of it. */
 /**
  * What a service runs in a bench: on Node its production bundle, as the images and `npm start`
- * do (built once per bench run); on Deno its sources.
+ * do (built once per bench run, into bench/dist/); on Deno its sources.
  */
 export const entryOf = async (runtime: "node" | "deno", app: string): Promise<string> => {
   if (runtime === "deno") return `apps/${app}/src/main.ts`
-  const outfile = join(outDir, `${stamp}-build`, app, "main.js")
+  const outfile = join(root, "bench", "dist", app, "main.js")
   bundles[outfile] ??= buildApp(join(root, "apps", app), outfile)
   return bundles[outfile]
 }

@@ -4,11 +4,18 @@
  * functions), as lines for the bench report.
  */
 import { readdirSync, readFileSync } from "node:fs"
+import { SourceMap } from "node:module"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 
 interface ProfileNode {
   readonly id: number
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
+  readonly callFrame: {
+    readonly functionName: string
+    readonly url: string
+    readonly lineNumber: number
+    readonly columnNumber: number
+  }
   readonly hitCount?: number
 }
 
@@ -30,10 +37,32 @@ const placeOf = (url: string, name: string) => {
   return url
 }
 
+/** The source maps of the bundles profiled (`undefined`: none beside the bundle). */
+const sourceMaps = new Map<string, SourceMap | undefined>()
+
+/**
+ * Where a frame is in the sources: a service that runs its bundle is one file, whose source map
+ * names the source file of each position.
+ */
+const sourceOf = ({ url, lineNumber, columnNumber }: ProfileNode["callFrame"]) => {
+  if (!url.startsWith("file:") || !url.endsWith(".js")) return { url, line: lineNumber + 1 }
+  if (!sourceMaps.has(url)) {
+    try {
+      sourceMaps.set(url, new SourceMap(JSON.parse(readFileSync(`${fileURLToPath(url)}.map`, "utf8"))))
+    } catch {
+      sourceMaps.set(url, undefined)
+    }
+  }
+  const entry = sourceMaps.get(url)?.findEntry(lineNumber, columnNumber)
+  return entry !== undefined && "originalSource" in entry
+    ? { url: entry.originalSource, line: entry.originalLine + 1 }
+    : { url, line: lineNumber + 1 }
+}
+
 const serviceOf = (profile: Profile) => {
   for (const node of profile.nodes) {
-    const match = /\/apps\/([^/]+)\/src\/main\.ts/.exec(node.callFrame.url)
-    if (match) return match[1]
+    const match = /\/apps\/([^/]+)\/src\/main\.ts|build\/([^/]+)\/main\.js$/.exec(node.callFrame.url)
+    if (match) return match[1] ?? match[2]
   }
   return undefined
 }
@@ -56,9 +85,10 @@ export const summariseProfiles = (dir: string, services: ReadonlyArray<string> =
       if (n === 0 || node.callFrame.functionName === "(idle)") continue
       const millis = n * millisPerSample
       busy += millis
-      const place = placeOf(node.callFrame.url, node.callFrame.functionName)
+      const source = sourceOf(node.callFrame)
+      const place = placeOf(source.url, node.callFrame.functionName)
       places.set(place, (places.get(place) ?? 0) + millis)
-      const fn = `${node.callFrame.functionName || "(anonymous)"} ${place}:${node.callFrame.lineNumber + 1}`
+      const fn = `${node.callFrame.functionName || "(anonymous)"} ${place}:${source.line}`
       functions.set(fn, (functions.get(fn) ?? 0) + millis)
     }
     const top = (map: Map<string, number>, n: number) =>
