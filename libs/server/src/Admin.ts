@@ -110,7 +110,14 @@ export const layer = Layer.unwrap(
       Effect.map(HttpServer.HttpServer, (server) => ({ address: server.address }))
     )
     return Layer.merge(served, address).pipe(
-      Layer.provide(NodeHttpServer.layer(createServer, { port: config.adminPort, host: config.host })),
+      // REUSE_PORT here too: a process started beside the one it replaces needs both ports.
+      Layer.provide(
+        NodeHttpServer.layer(createServer, {
+          port: config.adminPort,
+          host: config.host,
+          reusePort: config.reusePort
+        })
+      ),
       Layer.provide(RuntimeMetrics.layer)
     )
   })

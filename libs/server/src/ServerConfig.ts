@@ -30,7 +30,7 @@ export class ServerConfig extends Context.Service<
     readonly headersTimeout: Duration.Duration
     readonly drainDelay: Duration.Duration
     readonly shutdownTimeout: Duration.Duration
-    /** SO_REUSEPORT: a new instance may listen on the port before the old one stops. */
+    /** SO_REUSEPORT: a new instance may listen on the ports (public and admin) before the old one stops. */
     readonly reusePort: boolean
   }
 >()("server/ServerConfig") {

@@ -418,6 +418,26 @@ describe("service kit", () => {
     )
   )
 
+  it.live("with REUSE_PORT a second instance listens on the same ports, admin too, beside the first", () =>
+    Effect.gen(function* () {
+      const env = {
+        HOST: "127.0.0.1",
+        PORT: String(yield* freePort),
+        ADMIN_PORT: String(yield* freePort),
+        REUSE_PORT: "true"
+      }
+      const first = yield* start(env)
+      const second = yield* start(env)
+      assert.strictEqual(second.admin, first.admin)
+      assert.strictEqual((yield* second.client.get("/health/live")).status, 200)
+      yield* Scope.close(first.scope, undefined as never)
+      assert.strictEqual((yield* second.client.get("/health/live")).status, 200)
+      const scraped = yield* Effect.promise(() => fetch(`${second.admin}/metrics`))
+      assert.strictEqual(scraped.status, 200)
+      yield* Scope.close(second.scope, undefined as never)
+    })
+  )
+
   it.live("the server listens only once the layers its handlers need are built", () =>
     Effect.gen(function* () {
       const port = yield* freePort
