@@ -376,6 +376,9 @@ describe("service kit", () => {
         assert.isAbove(value(first, 'v8js_memory_heap_limit_bytes{v8js_heap_space_name="old_space"'), 0)
         assert.isAbove(value(first, "process_memory_usage_bytes"), 10_000_000)
         assert.isAtLeast(value(first, 'nodejs_active_handles{nodejs_handle_type="TCPServerWrap"'), 2)
+        // The delay monitor's first tick after the scrape's reset only restarts its clock: give it
+        // that tick before blocking, or the block goes unrecorded.
+        yield* Effect.sleep("50 millis")
         // Busy the loop for 50 ms, making garbage: the next scrape sees the delay and collections.
         yield* Effect.sync(() => {
           const until = performance.now() + 50
