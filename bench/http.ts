@@ -38,7 +38,6 @@ import type { Sample } from "./lib.ts"
 import {
   authorization,
   entryOf,
-  holdBenchLock,
   makeDatabase,
   measure,
   median,
@@ -60,8 +59,6 @@ const { values: args } = parseArgs({
     runtimes: { type: "string", default: "node,deno" }
   }
 })
-
-holdBenchLock()
 
 const rounds = Number(args.rounds ?? (args.quick ? 3 : 5))
 const seconds = Number(args.seconds ?? (args.quick ? 3 : 8))

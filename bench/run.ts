@@ -8,6 +8,8 @@
  *
  * Each module's header lists its options (`--quick` is the CI variant of each).
  */
+import { holdBenchLock } from "./lib.ts"
+
 const benches = { http: "./http.ts", orders: "./orders.ts", soak: "./soak.ts" } as const
 type Bench = keyof typeof benches
 
@@ -17,6 +19,8 @@ if (first !== undefined && !named && !first.startsWith("-")) {
   console.error(`npm run bench: unknown bench "${first}"; one of: ${Object.keys(benches).join(", ")}`)
   process.exit(2)
 }
+// Every bench takes its turn under the lock (it runs this same command again under `flock`).
+holdBenchLock()
 // The chosen module reads its options from process.argv, as when it is run on its own.
 if (named) process.argv.splice(2, 1)
 await import(benches[named ? (first as Bench) : "http"])

@@ -25,20 +25,9 @@ import { loadavg } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import type { Proc } from "./lib.ts"
-import {
-  authorization,
-  holdBenchLock,
-  makeDatabase,
-  measure,
-  median,
-  outDir,
-  stamp,
-  startPair,
-  stopAll
-} from "./lib.ts"
+import { authorization, makeDatabase, measure, median, outDir, stamp, startPair, stopAll } from "./lib.ts"
 
 const { values: args } = parseArgs({ options: { minutes: { type: "string", default: "5" } } })
-holdBenchLock()
 
 const minutes = Number(args.minutes)
 const sampleEvery = 5
