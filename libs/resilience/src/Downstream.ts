@@ -99,11 +99,9 @@ export const make = Effect.fnUntraced(function* (
     openDuration: options.breaker.openDuration
   }).pipe(Effect.provideService(CircuitBreaker.CircuitBreakerStore, store))
   yield* Metric.update(metrics.state, 0)
-  // Every series is scraped from the start (at 0), so a dashboard's rate() has one before the
-  // first retry or timeout rather than "no data".
-  for (const counter of [metrics.attempts, metrics.retries, ...Object.values(metrics.calls)]) {
+  // Every series is scraped from the start (at 0): a dashboard's rate() has one before the first retry.
+  for (const counter of [metrics.attempts, metrics.retries, ...Object.values(metrics.calls)])
     yield* Metric.update(counter, 0)
-  }
   const log = (t: CircuitBreaker.Transition) =>
     (t.to === "Open" ? Effect.logWarning : Effect.logInfo)(`circuit ${name}: ${t.from} -> ${t.to}`)
   yield* breaker.transitions.pipe(
@@ -183,10 +181,7 @@ export const make = Effect.fnUntraced(function* (
   }
 
   const mapFailures = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-    Effect.catch(self, (error) => {
-      const failure = toFailure(error)
-      return Effect.fail(failure ?? (error as Exclude<E, ExchangeError>))
-    })
+    Effect.catch(self, (error) => Effect.fail(toFailure(error) ?? (error as Exclude<E, ExchangeError>)))
 
   const downstream: Downstream = {
     name,
