@@ -7,14 +7,23 @@ import { Effect, Schedule } from "effect"
 import { spawn } from "node:child_process"
 import { createServer } from "node:net"
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export const freePort = Effect.callback<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
+/** Whether a TCP port of 127.0.0.1 can be listened on now. */
+const bindable = (port: number) =>
+  Effect.callback<boolean>((resume) => {
+    const server = createServer()
+    server.once("error", () => resume(Effect.succeed(false)))
+    server.listen(port, "127.0.0.1", () => server.close(() => resume(Effect.succeed(true))))
   })
+
+/**
+ * A TCP port that was free a moment ago on 127.0.0.1, taken below the ephemeral ranges the
+ * kernels hand to outgoing connections (Linux 32768-60999, macOS 49152-65535). A port from
+ * `listen(0)` comes from that range, and between the check and the service's own bind any
+ * client's connection may take it (seen on a loaded machine: EADDRINUSE at a test's start).
+ */
+export const freePort: Effect.Effect<number> = Effect.suspend(function pick(): Effect.Effect<number> {
+  const port = 20_000 + Math.floor(Math.random() * 12_000)
+  return Effect.flatMap(bindable(port), (free) => (free ? Effect.succeed(port) : pick()))
 })
 
 const isDeno = "Deno" in globalThis
