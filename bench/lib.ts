@@ -111,7 +111,7 @@ export const start = async (
   throw new Error(`${name} did not answer ${ready}`)
 }
 
-/** Starts inventory (demo catalog) and the gateway in front of it. */
+const bundles: Record<string, Promise<string>> = {}
 /**
  * What a service runs in a bench: on Node its production bundle, as the images and `npm start`
  * do (built once per bench run, into bench/dist/); on Deno its sources.
@@ -122,8 +122,8 @@ export const entryOf = async (runtime: "node" | "deno", app: string): Promise<st
   bundles[outfile] ??= buildApp(join(root, "apps", app), outfile)
   return bundles[outfile]
 }
-const bundles: Record<string, Promise<string>> = {}
 
+/** Starts inventory (demo catalog) and the gateway in front of it. */
 export const startPair = async (runtime: "node" | "deno", databaseUrl: string) => {
   const inventory = await start(
     `inventory-${runtime}`,
