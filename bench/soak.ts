@@ -18,7 +18,7 @@
  * four times that (V8 lets garbage pile up between full collections: a heap snapshot of the
  * gateway under 400 req/s holds 45-48 MB live while "heap used" reads 68-121 MB), and the
  * bottom of the saw, right after a full collection, is the live heap, which a leak raises. Holds
- * the bench lock like `npm run bench`; JSON in bench/results/.
+ * the bench lock (taken by `npm run bench`, bench/run.ts, for every bench); JSON in bench/results/.
  */
 import { writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
