@@ -24,7 +24,8 @@
  *
  *   npm run bench -- orders               # about 8 minutes
  *   npm run bench -- orders --quick      # under 2 minutes (CI): shorter steps, fewer of them
- *   npm run bench -- orders --counts     # only the statements and transactions per order
+ *   npm run bench -- orders --counts     # only the statements, transactions and CPU per order
+ *                                        # (at 50 orders/s; with --profile, a CPU profile too)
  *   npm run bench -- orders --profile    # also a CPU profile (node --cpu-prof) of the order
  *                                        # service and the gateway at the best rate, summarised
  *
@@ -32,7 +33,7 @@
  */
 import { execFile, spawn, spawnSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { homedir, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -344,7 +345,12 @@ interface Step {
   /** When the load ended (`performance.now()`). */
   readonly endedAt: number
   /** Per placed order, on each database, over the step. */
-  readonly perOrder: { transactions: Record<Db, number>; statements: Record<Db, number> | null }
+  readonly perOrder: {
+    transactions: Record<Db, number>
+    statements: Record<Db, number> | null
+    /** Milliseconds of CPU per placed order, by process (services, postgres), over the load. */
+    cpuMs: Record<string, number>
+  }
 }
 
 const dbCounters = async (serverUrl: string) => {
@@ -366,6 +372,36 @@ const dbCounters = async (serverUrl: string) => {
   return { xacts, statements }
 }
 
+const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100
+
+/**
+ * CPU time (user + system, in clock ticks) used so far by each part of the stack, from /proc
+ * (Linux): the four services (by their bundle's or source's path), every `postgres` process of
+ * the machine. Empty elsewhere.
+ */
+const cpuTicks = (): Record<string, number> => {
+  const totals: Record<string, number> = {}
+  if (!existsSync("/proc/self/stat")) return totals
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      const ticks = Number(fields[11]) + Number(fields[12]) // utime, stime
+      let part: string | undefined
+      if (comm === "postgres") part = comm
+      else {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8")
+        part = /(?:build|apps)\/(gateway|order|inventory|payment)\//.exec(cmdline)?.[1]
+      }
+      if (part !== undefined) totals[part] = (totals[part] ?? 0) + ticks
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return totals
+}
+
 const k6 = findK6()
 let stepNumber = 0
 
@@ -377,6 +413,7 @@ const loadStep = async (serverUrl: string, rate: number, holdSeconds: number): P
     // no pg_stat_statements on this server
   }
   const before = await dbCounters(serverUrl)
+  const cpuBefore = cpuTicks()
   const k6Run = spawnSync(k6, ["run", "--quiet", "--no-usage-report", join(root, "bench/orders.js")], {
     encoding: "utf8",
     env: {
@@ -391,6 +428,7 @@ const loadStep = async (serverUrl: string, rate: number, holdSeconds: number): P
     }
   })
   const endedAt = performance.now()
+  const cpuAfter = cpuTicks()
   if (!existsSync(summaryFile)) throw new Error(`k6 wrote no summary:\n${k6Run.stdout}\n${k6Run.stderr}`)
   const data = JSON.parse(readFileSync(summaryFile, "utf8")) as {
     metrics: Record<string, { values: Record<string, number> } | undefined>
@@ -433,7 +471,16 @@ const loadStep = async (serverUrl: string, rate: number, holdSeconds: number): P
             )
           )
         : null,
-    perOrder: { transactions: perOrder("xacts")!, statements: perOrder("statements") }
+    perOrder: {
+      transactions: perOrder("xacts")!,
+      statements: perOrder("statements"),
+      cpuMs: Object.fromEntries(
+        Object.keys(cpuAfter).map((part) => [
+          part,
+          round((((cpuAfter[part] - (cpuBefore[part] ?? 0)) / clockTicks) * 1000) / Math.max(placed, 1), 2)
+        ])
+      )
+    }
   }
   const complaints = `${k6Run.stdout}\n${k6Run.stderr}`
     .split("\n")
@@ -590,40 +637,44 @@ const main = async () => {
     for (let i = 0; i < 20; i++) await placeOne(`bench-warm-${Date.now()}-${i}`)
     const perOrder = await statementsOfOneOrder(serverUrl)
     if (perOrder) {
-      result.oneOrder = { statements: perOrder.statements, transactions: perOrder.transactions }
+      result.oneOrder = {
+        statements: perOrder.statements,
+        transactions: perOrder.transactions,
+        scripts: perOrder.scripts
+      }
       say(
         `one order: statements ${JSON.stringify(perOrder.statements)}, BEGIN+COMMIT ${JSON.stringify(perOrder.transactions)}`
       )
     }
+    /** The stack restarted under `node --cpu-prof`, loaded at `rate` for a while, and its profiles summarised. */
+    const profileAt = async (rate: number, seconds: number) => {
+      const profiling = performance.now()
+      if (stack) await stopStack(stack)
+      const profiles = mkdtempSync(join(tmpdir(), "bench-prof-"))
+      stack = await startStack(serverUrl, {
+        PROCESSOR_LATENCY: "0 millis",
+        PROCESSOR_JITTER: "0 millis",
+        NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles}`
+      })
+      await seed()
+      await loadStep(serverUrl, rate, seconds)
+      await stopStack(stack)
+      stack = undefined
+      result.profile = {
+        ...summariseProfiles(profiles),
+        seconds: round((performance.now() - profiling) / 1000)
+      }
+    }
     if (flags.counts) {
-      const step = await loadStep(serverUrl, 50, 10)
-      result.counts = step
+      result.counts = await loadStep(serverUrl, 50, 10)
+      if (flags.profile) await profileAt(50, 10)
       return result
     }
     const atZero = await search(serverUrl, 60)
     result.latency0 = atZero
     // Beyond capacity: 2.5x the best rate (or 100/s if none held).
     result.overload = await overload(serverUrl, Math.round((atZero?.rate ?? 40) * 2.5))
-    if (atZero) {
-      if (flags.profile) {
-        const profiling = performance.now()
-        await stopStack(stack)
-        const profiles = mkdtempSync(join(tmpdir(), "bench-prof-"))
-        stack = await startStack(serverUrl, {
-          PROCESSOR_LATENCY: "0 millis",
-          PROCESSOR_JITTER: "0 millis",
-          NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles}`
-        })
-        await seed()
-        await loadStep(serverUrl, atZero.rate, quick ? 6 : 15)
-        await stopStack(stack)
-        stack = undefined
-        result.profile = {
-          ...summariseProfiles(profiles),
-          seconds: round((performance.now() - profiling) / 1000)
-        }
-      }
-    }
+    if (atZero && flags.profile) await profileAt(atZero.rate, quick ? 6 : 15)
     if (stack) await stopStack(stack)
 
     // The payment service's default processor latency.
@@ -667,6 +718,20 @@ const report = (result: Record<string, any>) => {
     "",
     `achieved / ceiling: ${result.ratios.achievedOverCeiling ?? "n/a"}   default latency / latency 0: ${result.ratios.defaultOverZero ?? "n/a"}`
   ]
+  for (const [name, step] of [
+    ["latency 0", result.latency0],
+    ["default latency", result.latencyDefault],
+    ["latency 0", result.counts]
+  ] as const) {
+    const cpu: Record<string, number> | undefined = step?.perOrder.cpuMs
+    if (cpu && Object.keys(cpu).length > 0) {
+      const total = round(
+        Object.values(cpu).reduce((sum, ms) => sum + ms, 0),
+        2
+      )
+      lines.push(`CPU per order at ${name} (${step.rate}/s), ms: ${total} in all, ${JSON.stringify(cpu)}`)
+    }
+  }
   if (result.oneOrder)
     lines.push(
       `one order's statements: ${JSON.stringify(result.oneOrder.statements)}, BEGIN+COMMIT ${JSON.stringify(result.oneOrder.transactions)}`

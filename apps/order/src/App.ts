@@ -12,7 +12,11 @@ import { SagaRunner } from "./Saga/SagaRunner.ts"
 import { SagaSteps } from "./Saga/SagaSteps.ts"
 
 /** Repositories and the LISTEN connection: what everything else is built on. */
-const Foundation = Layer.mergeAll(OrdersRepo.layer, OutboxRepo.layer, EventsRepo.layer, Notifications.layer)
+const Foundation = Layer.mergeAll(
+  OrdersRepo.layer.pipe(Layer.provideMerge(OutboxRepo.layer)),
+  EventsRepo.layer,
+  Notifications.layer
+)
 
 /** The saga: its runner, and its steps against inventory and payment. */
 const SagaLive = Layer.mergeAll(

@@ -24,21 +24,30 @@ class Scripted extends Context.Service<
     readonly script: Ref.Ref<Script>
     readonly delivered: Ref.Ref<ReadonlyArray<{ readonly id: number; readonly traceId: string | undefined }>>
     readonly deadLettered: Ref.Ref<ReadonlyArray<number>>
-    /** Outcomes recorded (the effect `handle` answers ran): the row and the claim's token. */
-    readonly recorded: Ref.Ref<ReadonlyArray<{ readonly id: number; readonly token: string }>>
+    /**
+     * Outcomes recorded (committed by the effect `handle` answers, as a handler's writes are):
+     * the row and the claim's token, in order.
+     */
+    readonly recorded: Effect.Effect<ReadonlyArray<{ readonly id: number; readonly token: string }>>
   }
 >()("test/Scripted") {}
 
 const ScriptedLive = Layer.effect(
   Scripted,
   Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`
+      CREATE TABLE test_recorded (seq serial PRIMARY KEY, outbox_id bigint NOT NULL, token text NOT NULL)
+    `.pipe(Effect.orDie)
     return {
       script: yield* Ref.make<Script>(() => Effect.void),
       delivered: yield* Ref.make<
         ReadonlyArray<{ readonly id: number; readonly traceId: string | undefined }>
       >([]),
       deadLettered: yield* Ref.make<ReadonlyArray<number>>([]),
-      recorded: yield* Ref.make<ReadonlyArray<{ readonly id: number; readonly token: string }>>([])
+      recorded: sql<{ id: number; token: string }>`
+        SELECT outbox_id::int AS id, token FROM test_recorded ORDER BY seq
+      `.pipe(Effect.orDie)
     }
   })
 )
@@ -47,6 +56,7 @@ const HandlerLive = Layer.effect(
   OutboxHandler,
   Effect.gen(function* () {
     const scripted = yield* Scripted
+    const sql = yield* SqlClient.SqlClient
     return OutboxHandler.of({
       handle: (message) =>
         Effect.gen(function* () {
@@ -55,10 +65,9 @@ const HandlerLive = Layer.effect(
           const span = yield* Effect.option(Effect.currentSpan)
           const traceId = Option.getOrUndefined(Option.map(span, (s) => s.traceId))
           yield* Ref.update(scripted.delivered, (all) => [...all, { id: message.id, traceId }])
-          return Ref.update(scripted.recorded, (all) => [
-            ...all,
-            { id: message.id, token: message.claimToken }
-          ])
+          return sql`INSERT INTO test_recorded (outbox_id, token) VALUES (${message.id}, ${message.claimToken})`.pipe(
+            Effect.orDie
+          )
         }),
       deadLettered: (message) => Ref.update(scripted.deadLettered, (all) => [...all, message.id]),
       abandon: () => Effect.succeed(Option.none())
@@ -306,7 +315,7 @@ describe("Relay", () => {
           [true]
         )
         assert.deepStrictEqual((yield* Ref.get(scripted.delivered)).filter((d) => d.id === id).length, 1)
-        assert.deepStrictEqual((yield* Ref.get(scripted.recorded)).filter((r) => r.id === id).length, 1)
+        assert.deepStrictEqual((yield* scripted.recorded).filter((r) => r.id === id).length, 1)
         const row = yield* rowOf(id)
         assert.deepStrictEqual([row.status, row.attempts, row.secret], ["done", 2, null])
         assert.isFalse(yield* relay.processOne, "nothing left to deliver")
@@ -347,7 +356,7 @@ describe("Relay", () => {
         yield* relay.deliver(fresh[0])
         yield* relay.deliver(fresh[1])
         assert.deepStrictEqual(
-          (yield* Ref.get(scripted.recorded)).filter((r) => r.id === succeeded || r.id === failed),
+          (yield* scripted.recorded).filter((r) => r.id === succeeded || r.id === failed),
           fresh.map((m) => ({ id: m.id, token: m.claimToken }))
         )
         for (const id of [succeeded, failed]) {
@@ -361,6 +370,60 @@ describe("Relay", () => {
         yield* relay.deliver(slow)
         assert.strictEqual((yield* rowOf(late)).status, "done")
       })
+    )
+
+    it.effect(
+      "deferred commands: written at commit and handed to the relay; a savepoint's dropped with it",
+      () =>
+        Effect.gen(function* () {
+          const repo = yield* OutboxRepo
+          const sql = yield* SqlClient.SqlClient
+          const dispatched = yield* Ref.make<ReadonlyArray<OutboxMessage>>([])
+          yield* repo.register((messages) => Ref.update(dispatched, (all) => [...all, ...messages]))
+          const [kept, dropped, released] = [newSaga(), newSaga(), newSaga()]
+          const command = (sagaId: string) => ({
+            sagaId,
+            command: "test",
+            payload: { n: 1 },
+            retryUntilDone: false,
+            traceparent: undefined
+          })
+          yield* repo.transaction(
+            Effect.gen(function* () {
+              yield* repo.enqueue(command(kept))
+              const failed = yield* Effect.exit(
+                repo.transaction(Effect.andThen(repo.enqueue(command(dropped)), Effect.fail("rolled back")))
+              )
+              assert.isTrue(failed._tag === "Failure")
+              yield* repo.transaction(repo.enqueue(command(released)))
+            })
+          )
+          const rows = yield* sql<{ saga_id: string; attempts: number; claimed: boolean }>`
+          SELECT saga_id::text, attempts, claim_token IS NOT NULL AS claimed FROM outbox
+          WHERE saga_id IN (${kept}, ${dropped}, ${released}) ORDER BY id
+        `.pipe(Effect.orDie)
+          assert.deepStrictEqual(
+            rows.map((row) => [row.saga_id, row.attempts, row.claimed]),
+            [
+              [kept, 1, true],
+              [released, 1, true]
+            ]
+          )
+          assert.deepStrictEqual(
+            (yield* Ref.get(dispatched)).map((message) => [
+              message.sagaId,
+              message.payload,
+              message.attempts
+            ]),
+            [
+              [kept, { n: 1 }, 0],
+              [released, { n: 1 }, 0]
+            ]
+          )
+          yield* sql`UPDATE outbox SET status = 'done', finished_at = now() WHERE saga_id IN (${kept}, ${released})`.pipe(
+            Effect.orDie
+          )
+        }).pipe(Effect.scoped)
     )
 
     it.effect("a traceparent round-trips to the span it names", () =>

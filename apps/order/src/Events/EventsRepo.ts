@@ -1,15 +1,17 @@
 import { NumberFromInt8 } from "@acme/pool"
 /**
- * SQL for order events. `record` runs inside the transaction that changes the order, and takes
- * the next number from the counter row, whose lock it holds until that transaction commits:
- * numbers therefore become visible in increasing order, and a consumer reading "after N" never
- * misses an event that commits later with a smaller number. It is the last write of a saga
- * step's transaction, so the counter is held only for the commit.
+ * SQL for order events. An event is written by the statement that ends the order's saga
+ * (`recording`: common table expressions for it to carry), and takes the next number from the
+ * counter row, whose lock it holds until that transaction commits: numbers therefore become
+ * visible in increasing order, and a consumer reading "after N" never misses an event that
+ * commits later with a smaller number. It is the last statement of a saga step's transaction,
+ * so the counter is held only for the commit.
  */
 import type { OrderEvent } from "@acme/contracts/order"
 import { OrderEvent as OrderEventSchema, OrderReason } from "@acme/contracts/order"
 import { Context, Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
+import type { Statement } from "effect/sql"
 
 export type NewEvent = Omit<OrderEvent, "sequence" | "occurredAt">
 
@@ -27,8 +29,8 @@ const decodeRows = Schema.decodeUnknownEffect(Schema.Array(Row))
 export class EventsRepo extends Context.Service<
   EventsRepo,
   {
-    /** Records an event in the caller's transaction. */
-    readonly record: (event: NewEvent) => Effect.Effect<void>
+    /** Writes an event: common table expressions for a statement of the caller's transaction. */
+    readonly recording: (event: NewEvent) => ReadonlyArray<Statement.Fragment>
     /** Up to `limit` events numbered above `after`, in order. */
     readonly list: (after: number, limit: number) => Effect.Effect<ReadonlyArray<OrderEvent>>
   }
@@ -38,16 +40,17 @@ export class EventsRepo extends Context.Service<
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
 
-      const record = (event: NewEvent) =>
-        sql`
-          WITH next AS (
-            UPDATE order_event_counter SET last = last + 1 WHERE id RETURNING last
-          )
+      const recording = (event: NewEvent) => [
+        sql`order_event_number AS (
+          UPDATE order_event_counter SET last = last + 1 WHERE id RETURNING last
+        )`,
+        sql`order_event AS (
           INSERT INTO order_events (sequence, type, order_id, customer_id, status, reason)
-          SELECT last, ${event.type}, ${event.orderId}, ${event.customerId}, ${event.status},
+          SELECT last, ${event.type}, ${event.orderId}::uuid, ${event.customerId}, ${event.status},
                  ${event.reason ?? null}
-          FROM next
-        `.pipe(Effect.asVoid, Effect.orDie)
+          FROM order_event_number
+        )`
+      ]
 
       const list = (after: number, limit: number) =>
         sql`
@@ -71,7 +74,7 @@ export class EventsRepo extends Context.Service<
           Effect.orDie
         )
 
-      return EventsRepo.of({ record, list })
+      return EventsRepo.of({ recording, list })
     })
   )
 }

@@ -105,7 +105,9 @@ export class Orders extends Context.Service<
         const ref = { customerId, key: idempotencyKey }
         const orderId = OrderId.make(crypto.randomUUID())
         const items = request.items.map((item) => ({ sku: item.sku, quantity: item.quantity }))
+        // The saga's first command first: the order's insert carries it (`OutboxRepo.pending`).
         const create = Effect.gen(function* () {
+          yield* saga.start({ id: orderId, items })
           yield* repo.insert({
             id: orderId,
             customerId,
@@ -113,7 +115,6 @@ export class Orders extends Context.Service<
             paymentToken: request.payment.token,
             saga: initial
           })
-          yield* saga.start({ id: orderId, items })
         })
         // Only the wait can be interrupted (a client going away): once the key is claimed, the
         // request either stores its answer or gives the key back, never neither.
@@ -132,7 +133,7 @@ export class Orders extends Context.Service<
               "order.id": begun.orderId,
               resumed: begun._tag === "Resumed"
             })
-            const order = yield* restore(results.await(begun.orderId)).pipe(
+            const order = yield* restore(results.await(begun.orderId, begun._tag === "New")).pipe(
               // The saga goes on regardless (it lives in the outbox); give the key back so that a
               // retry answers at once instead of waiting out the lease.
               Effect.onInterrupt(() => idempotency.release(ref).pipe(Effect.ignore))

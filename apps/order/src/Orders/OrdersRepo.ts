@@ -11,7 +11,9 @@ import type { Order } from "@acme/contracts/order"
 import { CustomerId, OrderLine, OrderReason, OrderStatus } from "@acme/contracts/order"
 import { Context, DateTime, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient } from "effect/sql"
+import type { Statement } from "effect/sql"
 import { channel, orderPayload } from "../Notifications/Notifications.ts"
+import { OutboxRepo } from "../Outbox/OutboxRepo.ts"
 import { SagaState } from "../Saga/Saga.ts"
 
 /** An order as stored. */
@@ -47,6 +49,8 @@ export interface OrderPatch {
   readonly priced?: { readonly items: ReadonlyArray<OrderLine>; readonly total: Money } | undefined
   readonly clearPaymentToken?: boolean
   readonly confirmed?: boolean
+  /** The saga ended: announced at commit (`pg_notify`), to the requests waiting for it on any replica. */
+  readonly finished?: boolean
 }
 
 const Row = Schema.Struct({
@@ -110,8 +114,6 @@ const columns = `id, seq, customer_id, status, reason, decline_reason, items, to
 export class OrdersRepo extends Context.Service<
   OrdersRepo,
   {
-    /** Runs `self` in one transaction (a savepoint if one is open). */
-    readonly transaction: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
     readonly insert: (order: {
       readonly id: OrderId
       readonly customerId: CustomerId
@@ -132,23 +134,29 @@ export class OrdersRepo extends Context.Service<
     ) => Effect.Effect<ReadonlyArray<OrderRecord>>
     /** The order, locked until the transaction ends, with the database's time. */
     readonly lock: (id: OrderId, customerId?: CustomerId) => Effect.Effect<Option.Option<LockedOrder>>
-    /** Writes a saga step's changes; the order after them, and its age in seconds. */
+    /**
+     * Writes a saga step's changes; the order after them, and its age in seconds. `ctes`: more
+     * writes for the same statement to carry (the saga's event).
+     */
     readonly update: (
       id: OrderId,
-      patch: OrderPatch
+      patch: OrderPatch,
+      ctes?: ReadonlyArray<Statement.Fragment>
     ) => Effect.Effect<{ readonly order: OrderRecord; readonly ageSeconds: number }>
-    /** Announces (at commit) that the order's saga ended. */
-    readonly notifyFinished: (id: OrderId) => Effect.Effect<void>
   }
 >()("order/OrdersRepo") {
   static readonly layer = Layer.effect(
     OrdersRepo,
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
+      const outbox = yield* OutboxRepo
       const selected = sql.literal(columns)
 
-      const transaction = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-        sql.withTransaction(self).pipe(Effect.catchTag("SqlError", Effect.die)) as Effect.Effect<A, E, R>
+      // The order's statements carry the outbox writes their transaction deferred (`OutboxRepo.pending`):
+      // the delivered row's end with the lock (so a lost lease stops the record before it does
+      // anything), the saga's next command with the write.
+      const withClause = (ctes: ReadonlyArray<Statement.Fragment>) =>
+        ctes.length === 0 ? sql`` : sql`WITH ${sql.csv(ctes)}`
 
       const insert = (order: {
         readonly id: OrderId
@@ -157,13 +165,20 @@ export class OrdersRepo extends Context.Service<
         readonly paymentToken: string
         readonly saga: SagaState
       }) =>
-        sql`
-          INSERT INTO orders (id, customer_id, status, items, payment_token, saga)
-          VALUES (
-            ${order.id}, ${order.customerId}, 'PENDING', ${JSON.stringify(order.items)}::jsonb,
-            ${order.paymentToken}, ${JSON.stringify(order.saga)}::jsonb
+        Effect.flatMap(outbox.pending, (pending) =>
+          sql`
+            ${withClause(pending.ctes)}
+            INSERT INTO orders (id, customer_id, status, items, payment_token, saga)
+            VALUES (
+              ${order.id}, ${order.customerId}, 'PENDING', ${JSON.stringify(order.items)}::jsonb,
+              ${order.paymentToken}, ${JSON.stringify(order.saga)}::jsonb
+            )
+            RETURNING id ${pending.returning}
+          `.pipe(
+            Effect.orDie,
+            Effect.flatMap((rows) => pending.settle(rows[0]))
           )
-        `.pipe(Effect.asVoid, Effect.orDie)
+        )
 
       const one = (rows: ReadonlyArray<Row>) => Option.map(Option.fromNullishOr(rows[0]), toRecord)
 
@@ -194,23 +209,30 @@ export class OrdersRepo extends Context.Service<
         )
 
       const lock = (id: OrderId, customerId?: CustomerId) =>
-        sql`
-          SELECT ${selected}, clock_timestamp() AS now FROM orders
+        Effect.flatMap(outbox.pending, (pending) =>
+          sql`
+          ${withClause(pending.ctes)}
+          SELECT ${selected}, clock_timestamp() AS now ${pending.returning} FROM orders
           WHERE id = ${id} ${customerId === undefined ? sql`` : sql`AND customer_id = ${customerId}`}
           FOR UPDATE
         `.pipe(
-          Effect.flatMap(decodeLocked),
-          Effect.map((rows) =>
-            Option.map(Option.fromNullishOr(rows[0]), (row): LockedOrder => ({
-              ...toRecord(row),
-              now: DateTime.fromDateUnsafe(row.now)
-            }))
-          ),
-          Effect.orDie
+            Effect.orDie,
+            Effect.tap((rows) => pending.settle(rows[0])),
+            Effect.flatMap(decodeLocked),
+            Effect.map((rows) =>
+              Option.map(Option.fromNullishOr(rows[0]), (row): LockedOrder => ({
+                ...toRecord(row),
+                now: DateTime.fromDateUnsafe(row.now)
+              }))
+            ),
+            Effect.orDie
+          )
         )
 
-      const update = (id: OrderId, patch: OrderPatch) =>
-        sql`
+      const update = (id: OrderId, patch: OrderPatch, ctes: ReadonlyArray<Statement.Fragment> = []) =>
+        Effect.flatMap(outbox.pending, (pending) =>
+          sql`
+          ${withClause([...pending.ctes, ...ctes])}
           UPDATE orders SET
             saga = ${JSON.stringify(patch.saga)}::jsonb,
             status = ${patch.status},
@@ -224,20 +246,22 @@ export class OrdersRepo extends Context.Service<
             updated_at = clock_timestamp()
           WHERE id = ${id}
           RETURNING ${selected}, extract(epoch FROM clock_timestamp() - created_at)::float8 AS age_seconds
+            ${patch.finished === true ? sql`, pg_notify(${channel}, ${orderPayload(id)}) AS notified` : sql``}
+            ${pending.returning}
         `.pipe(
-          Effect.flatMap((rows) =>
-            Effect.map(decodeRows(rows), (decoded) => ({
-              order: toRecord(decoded[0]),
-              ageSeconds: Number((rows[0] as { age_seconds?: unknown }).age_seconds ?? 0)
-            }))
-          ),
-          Effect.orDie
+            Effect.orDie,
+            Effect.tap((rows) => pending.settle(rows[0])),
+            Effect.flatMap((rows) =>
+              Effect.map(decodeRows(rows), (decoded) => ({
+                order: toRecord(decoded[0]),
+                ageSeconds: Number((rows[0] as { age_seconds?: unknown }).age_seconds ?? 0)
+              }))
+            ),
+            Effect.orDie
+          )
         )
 
-      const notifyFinished = (id: OrderId) =>
-        sql`SELECT pg_notify(${channel}, ${orderPayload(id)})`.pipe(Effect.asVoid, Effect.orDie)
-
-      return OrdersRepo.of({ transaction, insert, find, findForCustomer, list, lock, update, notifyFinished })
+      return OrdersRepo.of({ insert, find, findForCustomer, list, lock, update })
     })
   )
 }

@@ -19,8 +19,11 @@ import { OrdersRepo } from "./OrdersRepo.ts"
 export class ResultChannel extends Context.Service<
   ResultChannel,
   {
-    /** The order once its saga has ended, or as it is when `ORDER_RESULT_WAIT` has passed. */
-    readonly await: (orderId: OrderId) => Effect.Effect<OrderRecord>
+    /**
+     * The order once its saga has ended, or as it is when `ORDER_RESULT_WAIT` has passed. `placed`:
+     * the caller has just created it, so it is not read before the first wait.
+     */
+    readonly await: (orderId: OrderId, placed?: boolean) => Effect.Effect<OrderRecord>
   }
 >()("order/ResultChannel") {
   static readonly layer = Layer.effect(
@@ -38,17 +41,20 @@ export class ResultChannel extends Context.Service<
             : Effect.die(new Error(`order ${orderId} vanished`))
         )
 
-      const await_ = Effect.fn("ResultChannel.await")(function* (orderId: OrderId) {
+      const await_ = Effect.fn("ResultChannel.await")(function* (orderId: OrderId, placed = false) {
         const finished = yield* notifications.watchOrder(orderId)
         const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(resultWait)
+        const wait = (remaining: number) =>
+          Deferred.await(finished).pipe(
+            Effect.timeoutOption(Duration.millis(Math.min(pollMillis, remaining)))
+          )
+        if (placed) yield* wait(deadline - (yield* Clock.currentTimeMillis))
         while (true) {
           const order = yield* read(orderId)
           if (order.saga.step === "done") return order
           const remaining = deadline - (yield* Clock.currentTimeMillis)
           if (remaining <= 0) return order
-          yield* Deferred.await(finished).pipe(
-            Effect.timeoutOption(Duration.millis(Math.min(pollMillis, remaining)))
-          )
+          yield* wait(remaining)
         }
       }, Effect.scoped)
 

@@ -14,10 +14,18 @@ import { NumberFromInt8 } from "@acme/pool"
  * commits: the next command starts at once, with no claim query, no NOTIFY and no other relay
  * woken. If this instance dies before delivering them, their lease runs out and any relay
  * claims them.
+ *
+ * Round trips are what a step costs (each statement is a write to the socket and a wait for
+ * PostgreSQL), so such a transaction defers its outbox writes (the commands it enqueues, and the
+ * delivered row it finishes) to its next write of the order (`pending`: common table
+ * expressions that the order's own `UPDATE` or `INSERT` carries), or, if there is none, to one
+ * statement just before it commits. A saga step is then `BEGIN`, the order's lock, one write,
+ * `COMMIT`.
  */
-import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
+import { Context, Data, Duration, Effect, Layer, Option, Schema } from "effect"
 import type { Scope } from "effect"
 import { SqlClient } from "effect/sql"
+import type { Statement } from "effect/sql"
 import { channel, outboxPayload } from "../Notifications/Notifications.ts"
 import * as Settings from "../Settings.ts"
 
@@ -61,6 +69,10 @@ const MessageRow = Schema.Struct({
   claim_token: Schema.String
 })
 const decodeMessages = Schema.decodeUnknownEffect(Schema.Array(MessageRow))
+/** The same rows as JSON (`json_agg`), as a statement that carries the outbox writes returns them. */
+const decodeJsonMessages = Schema.decodeUnknownEffect(
+  Schema.NullOr(Schema.Array(Schema.Struct({ ...MessageRow.fields, id: Schema.Int })))
+)
 
 const toMessage = (row: typeof MessageRow.Type): OutboxMessage => ({
   id: row.id,
@@ -79,10 +91,36 @@ const json = (value: unknown) => (value === undefined ? null : JSON.stringify(va
 /** Keeps `last_error` readable in a row: the start of the message. */
 const truncate = (text: string) => (text.length > 2000 ? `${text.slice(0, 2000)}...` : text)
 
-/** The commands the current transaction enqueued already claimed, handed to the relay at commit. */
-const Claimed = Context.Reference<Array<OutboxMessage> | undefined>("order/Outbox/Claimed", {
-  defaultValue: () => undefined
-})
+/** What a transaction run with `transaction` has yet to write to the outbox, and what it enqueued. */
+interface Tx {
+  /** This instance's relay, which takes the claimed commands at commit; none: commands are not deferred. */
+  readonly dispatcher: Dispatcher | undefined
+  /** Commands enqueued, to insert (claimed for this instance) with the next write. */
+  commands: Array<NewCommand>
+  /** A delivered row to finish with the next write, fenced by its claim token. */
+  delivered: OutboxMessage | undefined
+  /** The commands inserted claimed, handed to the relay at commit. */
+  readonly claimed: Array<OutboxMessage>
+}
+const CurrentTx = Context.Reference<Tx | undefined>("order/Outbox/Tx", { defaultValue: () => undefined })
+
+/**
+ * The row a deferred finish was for no longer carries its claim's token (its lease ran out and it
+ * was claimed again elsewhere): the transaction is rolled back, its outcome discarded.
+ */
+export class LeaseLost extends Data.TaggedError("LeaseLost")<{ readonly id: number }> {}
+
+/**
+ * The outbox writes a transaction deferred, for a statement of the same transaction to carry:
+ * `ctes` go in its `WITH` clause, `returning` at the end of its `RETURNING` or `SELECT` list
+ * (`, ... AS outbox_delivered, ... AS outbox_enqueued`, or nothing), and `settle` reads those
+ * columns off its row.
+ */
+export interface Pending {
+  readonly ctes: ReadonlyArray<Statement.Fragment>
+  readonly returning: Statement.Fragment
+  readonly settle: (row: Readonly<Record<string, unknown>> | undefined) => Effect.Effect<void>
+}
 
 /** What receives the commands a committed transaction enqueued claimed: this instance's relay. */
 export type Dispatcher = (messages: ReadonlyArray<OutboxMessage>) => Effect.Effect<void>
@@ -93,8 +131,15 @@ export class OutboxRepo extends Context.Service<
     /**
      * Runs `self` in one transaction (a savepoint if one is open). If a relay is registered, the
      * commands it enqueues are claimed by this instance and handed to the relay once it commits.
+     * Outbox writes are deferred to the transaction's next statement that carries them
+     * ({@link pending}) or to its end.
      */
     readonly transaction: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+    /**
+     * The outbox writes the current transaction deferred, taken for one statement to carry
+     * (nothing outside a transaction, or when none are deferred).
+     */
+    readonly pending: Effect.Effect<Pending>
     /** Registers this instance's relay until the scope closes. */
     readonly register: (dispatcher: Dispatcher) => Effect.Effect<void, never, Scope.Scope>
     /**
@@ -104,6 +149,11 @@ export class OutboxRepo extends Context.Service<
     readonly enqueue: (command: NewCommand) => Effect.Effect<void>
     /** Claims up to `limit` due rows, oldest first, each under a new lease; rows others hold are skipped. */
     readonly claim: (limit: number) => Effect.Effect<ReadonlyArray<OutboxMessage>>
+    /**
+     * Finishes a delivered row (`done`) with the current transaction's next outbox write; if the
+     * row no longer carries the claim's token then, the transaction dies with {@link LeaseLost}.
+     */
+    readonly finishDelivered: (message: OutboxMessage) => Effect.Effect<void>
     /**
      * Finishes a claimed row: delivered (`done`), given up (`dead`), taken back (`superseded`).
      * False, and nothing changed, if the row no longer carries the claim's token.
@@ -150,18 +200,133 @@ export class OutboxRepo extends Context.Service<
           Effect.orDie
         )
 
+      const values = (command: NewCommand) => sql`
+        ${command.sagaId}::uuid, ${command.command}::text, ${json(command.payload)}::jsonb,
+        ${json(command.secret)}::jsonb, ${command.retryUntilDone}::boolean, ${command.traceparent ?? null}::text
+      `
+      const fenced = (message: OutboxMessage) =>
+        sql`id = ${message.id} AND claim_token = ${message.claimToken}::uuid`
+      const finishing = (status: "done" | "dead" | "superseded", lastError: string | undefined) => sql`
+        SET status = ${status}, finished_at = clock_timestamp(), secret = NULL,
+            claim_token = NULL, claimed_until = NULL,
+            last_error = COALESCE(${lastError === undefined ? null : truncate(lastError)}, last_error)
+      `
+
+      const nothingPending: Pending = { ctes: [], returning: sql``, settle: () => Effect.void }
+
+      /** Takes the transaction's deferred writes, as common table expressions for one statement. */
+      const takePending = (tx: Tx): Pending => {
+        const { delivered, commands } = tx
+        if (delivered === undefined && commands.length === 0) return nothingPending
+        tx.delivered = undefined
+        tx.commands = []
+        const ctes: Array<Statement.Fragment> = []
+        const columns: Array<Statement.Fragment> = []
+        if (delivered !== undefined) {
+          ctes.push(sql`outbox_delivered AS (
+            UPDATE outbox ${finishing("done", undefined)} WHERE ${fenced(delivered)} RETURNING id
+          )`)
+          columns.push(sql`, (SELECT count(*) FROM outbox_delivered)::int AS outbox_delivered`)
+        }
+        if (commands.length > 0) {
+          // After the finish, which it reads: a saga's next command may only be pending once its
+          // last one is not (`outbox_one_pending_per_saga`), and none is inserted if the lease was lost.
+          const afterFinish =
+            delivered === undefined ? sql`` : sql`WHERE EXISTS (SELECT 1 FROM outbox_delivered)`
+          const rows = commands.map(
+            (command) => sql`(${values(command)}, 1, gen_random_uuid(), ${leaseEnd}, ${leaseEnd})`
+          )
+          ctes.push(sql`outbox_enqueued AS (
+            INSERT INTO outbox (
+              saga_id, command, payload, secret, retry_until_done, traceparent,
+              attempts, claim_token, claimed_until, next_attempt_at
+            )
+            SELECT * FROM (VALUES ${sql.csv(rows)}) AS command ${afterFinish}
+            RETURNING ${returning}
+          )`)
+          columns.push(sql`, (SELECT json_agg(outbox_enqueued) FROM outbox_enqueued) AS outbox_enqueued`)
+        }
+        return {
+          ctes,
+          returning: sql.join(" ", false)(columns),
+          settle: (row) =>
+            Effect.gen(function* () {
+              if (row === undefined)
+                return yield* Effect.die(new Error("the statement carrying outbox writes returned no row"))
+              if (delivered !== undefined && row["outbox_delivered"] !== 1) {
+                return yield* Effect.die(new LeaseLost({ id: delivered.id }))
+              }
+              if (commands.length > 0) {
+                const enqueued = yield* Effect.orDie(decodeJsonMessages(row["outbox_enqueued"]))
+                tx.claimed.push(...(enqueued ?? []).map(toMessage))
+              }
+            })
+        }
+      }
+
+      /** Writes what the transaction still defers, in one statement. */
+      const flush = (tx: Tx) => {
+        const pending = takePending(tx)
+        if (pending === nothingPending) return Effect.void
+        return sql`WITH ${sql.csv(pending.ctes)} SELECT 1 AS flushed ${pending.returning}`.pipe(
+          Effect.orDie,
+          Effect.flatMap((rows) => pending.settle(rows[0]))
+        )
+      }
+
       const dispatchers = new Set<Dispatcher>()
 
       const transaction = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-        Effect.flatMap(Effect.service(Claimed), (outer) => {
-          const dispatcher = dispatchers.values().next().value
+        Effect.flatMap(Effect.service(CurrentTx), (outer) => {
           const run = (inner: Effect.Effect<A, E, R>) =>
             sql.withTransaction(inner).pipe(Effect.catchTag("SqlError", Effect.die)) as Effect.Effect<A, E, R>
-          if (outer !== undefined || dispatcher === undefined) return run(self)
-          const claimed: Array<OutboxMessage> = []
-          return run(Effect.provideService(self, Claimed, claimed)).pipe(
-            Effect.tap(() => (claimed.length === 0 ? Effect.void : dispatcher(claimed)))
+          if (outer !== undefined) {
+            // A savepoint: what was deferred before it is written first; what it defers is
+            // written before it is released, or dropped if it is rolled back.
+            return Effect.andThen(
+              flush(outer),
+              Effect.suspend(() => {
+                const claimed = outer.claimed.length
+                return run(Effect.tap(self, () => flush(outer))).pipe(
+                  Effect.onError(() =>
+                    Effect.sync(() => {
+                      outer.commands = []
+                      outer.delivered = undefined
+                      outer.claimed.length = claimed
+                    })
+                  )
+                )
+              })
+            )
+          }
+          const tx: Tx = {
+            dispatcher: dispatchers.values().next().value,
+            commands: [],
+            delivered: undefined,
+            claimed: []
+          }
+          return run(
+            Effect.provideService(
+              Effect.tap(self, () => flush(tx)),
+              CurrentTx,
+              tx
+            )
+          ).pipe(
+            Effect.tap(() =>
+              tx.claimed.length === 0 || tx.dispatcher === undefined ? Effect.void : tx.dispatcher(tx.claimed)
+            )
           )
+        })
+
+      const pending = Effect.map(Effect.service(CurrentTx), (tx) =>
+        tx === undefined ? nothingPending : takePending(tx)
+      )
+
+      const finishDelivered = (message: OutboxMessage) =>
+        Effect.flatMap(Effect.service(CurrentTx), (tx) => {
+          if (tx === undefined) return Effect.die(new Error("finishDelivered outside OutboxRepo.transaction"))
+          tx.delivered = message
+          return Effect.void
         })
 
       const register = (dispatcher: Dispatcher) =>
@@ -171,30 +336,24 @@ export class OutboxRepo extends Context.Service<
         ).pipe(Effect.asVoid)
 
       const enqueue = (command: NewCommand) =>
-        Effect.gen(function* () {
-          const values = sql`
-            ${command.sagaId}, ${command.command}, ${json(command.payload)}::jsonb,
-            ${json(command.secret)}::jsonb, ${command.retryUntilDone}, ${command.traceparent ?? null}
-          `
-          const claimed = yield* Claimed
-          if (claimed === undefined) {
-            yield* sql`
-              INSERT INTO outbox (saga_id, command, payload, secret, retry_until_done, traceparent)
-              VALUES (${values})
-            `
-            yield* sql`SELECT pg_notify(${channel}, ${outboxPayload})`
-            return
+        Effect.flatMap(Effect.service(CurrentTx), (tx) => {
+          if (tx?.dispatcher !== undefined) {
+            tx.commands.push(command)
+            return Effect.void
           }
-          const rows = yield* messages(sql`
-            INSERT INTO outbox (
-              saga_id, command, payload, secret, retry_until_done, traceparent,
-              attempts, claim_token, claimed_until, next_attempt_at
+          // After what the transaction deferred (a saga's last command must be finished first).
+          return Effect.andThen(
+            tx === undefined ? Effect.void : flush(tx),
+            sql`
+            INSERT INTO outbox (saga_id, command, payload, secret, retry_until_done, traceparent)
+            VALUES (${values(command)})
+          `.pipe(
+              Effect.andThen(sql`SELECT pg_notify(${channel}, ${outboxPayload})`),
+              Effect.asVoid,
+              Effect.orDie
             )
-            VALUES (${values}, 1, gen_random_uuid(), ${leaseEnd}, ${leaseEnd})
-            RETURNING ${returning}
-          `)
-          claimed.push(...rows)
-        }).pipe(Effect.orDie)
+          )
+        })
 
       const claim = (limit: number) =>
         messages(sql`
@@ -211,22 +370,12 @@ export class OutboxRepo extends Context.Service<
           RETURNING ${returning}
         `)
 
-      const fenced = (message: OutboxMessage) =>
-        sql`id = ${message.id} AND claim_token = ${message.claimToken}::uuid`
-
       const finish = (
         message: OutboxMessage,
         status: "done" | "dead" | "superseded",
         lastError: string | undefined
       ) =>
-        sql`
-          UPDATE outbox
-          SET status = ${status}, finished_at = clock_timestamp(), secret = NULL,
-              claim_token = NULL, claimed_until = NULL,
-              last_error = COALESCE(${lastError === undefined ? null : truncate(lastError)}, last_error)
-          WHERE ${fenced(message)}
-          RETURNING id
-        `.pipe(
+        sql`UPDATE outbox ${finishing(status, lastError)} WHERE ${fenced(message)} RETURNING id`.pipe(
           Effect.map((rows) => rows.length === 1),
           Effect.orDie
         )
@@ -295,6 +444,8 @@ export class OutboxRepo extends Context.Service<
 
       return OutboxRepo.of({
         transaction,
+        pending,
+        finishDelivered,
         register,
         enqueue,
         claim,

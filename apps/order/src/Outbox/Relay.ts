@@ -54,7 +54,7 @@ import * as Metrics from "../Metrics.ts"
 import { Notifications } from "../Notifications/Notifications.ts"
 import * as Settings from "../Settings.ts"
 import type { OutboxMessage } from "./OutboxRepo.ts"
-import { OutboxRepo } from "./OutboxRepo.ts"
+import { LeaseLost, OutboxRepo } from "./OutboxRepo.ts"
 
 /** A delivery that did not go through. */
 export class DeliveryFailure extends Schema.TaggedError<DeliveryFailure>()("DeliveryFailure", {
@@ -214,10 +214,10 @@ export class Relay extends Context.Service<
               Effect.timeoutOrElse({ duration: deliveryTimeout, orElse: () => Effect.fail(outlivedLease) })
             )
         )
+        // Delivered: the row is finished with the record's write (see `OutboxRepo.pending`),
+        // which rolls the record back with `LeaseLost` if the claim no longer holds.
         const record: Effect.Effect<unknown> = Result.isSuccess(delivered)
-          ? Effect.flatMap(repo.finish(message, "done", undefined), (held) =>
-              held ? delivered.success : lostLease(message)
-            )
+          ? Effect.andThen(repo.finishDelivered(message), delivered.success)
           : settleFailure(
               message,
               delivered.failure.message,
@@ -228,6 +228,7 @@ export class Relay extends Context.Service<
       }).pipe(
         Effect.catchCause((cause) => {
           if (Cause.hasInterrupts(cause)) return Effect.failCause(cause)
+          if (Cause.squash(cause) instanceof LeaseLost) return lostLease(message)
           // A defect (in the handler or its record) rolled the record back: count it as a failed
           // attempt in a transaction of its own, so a row that always fails backs off instead
           // of looping.

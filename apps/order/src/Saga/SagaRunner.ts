@@ -114,17 +114,20 @@ export class SagaRunner extends Context.Service<
           reason: next.reason,
           declineReason: next.declineReason,
           clearPaymentToken: true,
-          confirmed: next.status === "CONFIRMED"
+          confirmed: next.status === "CONFIRMED",
+          finished: true
         }
-        const { order: updated, ageSeconds } = yield* orders.update(order.id, patch)
-        yield* events.record({
-          type: eventType[next.status],
-          orderId: order.id,
-          customerId: order.customerId,
-          status: next.status,
-          ...(next.reason === undefined ? {} : { reason: next.reason })
-        })
-        yield* orders.notifyFinished(order.id)
+        const { order: updated, ageSeconds } = yield* orders.update(
+          order.id,
+          patch,
+          events.recording({
+            type: eventType[next.status],
+            orderId: order.id,
+            customerId: order.customerId,
+            status: next.status,
+            ...(next.reason === undefined ? {} : { reason: next.reason })
+          })
+        )
         yield* Metric.update(Metrics.completed(next.status, next.reason), 1)
         yield* Metric.update(Metrics.sagaDuration(next.status), ageSeconds)
         yield* Effect.logInfo("order saga ended").pipe(
