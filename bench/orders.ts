@@ -8,11 +8,12 @@
  * 2. Statements of one order: logs every statement while single orders are placed, keeps the
  *    quietest order's statements per database (transactions and statements per order).
  * 3. Capacity: k6 (`K6_BIN`, `k6`, or ~/go/bin/k6) places one-item orders through the gateway at
- *    a ramping arrival rate (open model); the rate is searched (grow by 1.5x, then bisect) for
- *    the highest one with p99 < 500 ms, no failed request and every order CONFIRMED, at
- *    processor latency 0 and at the payment service's default latency. Transactions and
- *    statements per order on each database are counted over the best step (pg_stat_database,
- *    pg_stat_statements).
+ *    a ramping arrival rate (open model); after a warm-up at half the first rate, the rate is
+ *    searched (grow by 1.5x, then bisect) for the highest one with p99 < 500 ms, no failed
+ *    request and every order CONFIRMED, at processor latency 0 and at the payment service's
+ *    default latency. Transactions and statements per order on each database are counted over
+ *    the best step (pg_stat_database, pg_stat_statements), and the CPU each process used per
+ *    order (/proc).
  * 4. Overload (latency 0): 2.5x the best rate for a while: how many answers were 429/503 with
  *    Retry-After, how fast, how many timed out, the most PENDING orders, and how long after the
  *    load stops until nothing is PENDING and a new order is CONFIRMED within 500 ms.
@@ -22,7 +23,7 @@
  * 6. Prints the table and the ratios (achieved / ceiling, default latency / latency 0) and writes
  *    them as JSON in `.data/bench/`.
  *
- *   npm run bench -- orders               # about 8 minutes
+ *   npm run bench -- orders               # about 5 minutes
  *   npm run bench -- orders --quick      # under 2 minutes (CI): shorter steps, fewer of them
  *   npm run bench -- orders --counts     # only the statements, transactions and CPU per order
  *                                        # (at 50 orders/s; with --profile, a CPU profile too)
@@ -508,6 +509,10 @@ const search = async (serverUrl: string, start: number) => {
   let best: Step | undefined
   let failedAt: number | undefined
   let rate = start
+  // A freshly started stack runs its first seconds of load unoptimised (JIT): warm it up first.
+  say("warm-up at half the first rate (not counted)")
+  await recover(serverUrl)
+  await loadStep(serverUrl, Math.round(start / 2), quick ? 3 : 5)
   for (let i = 0; i < maxSteps; i++) {
     await recover(serverUrl)
     const step = await loadStep(serverUrl, rate, hold)
