@@ -16,6 +16,8 @@
  *   p50 / p99 the gateway adds;
  * - on Node, full runs only: inventory exporting every span over OTLP (to a stand-in collector
  *   here) against the default, the cost of tracing;
+ * - the CPU each process used per request (from /proc, Linux only): the service's own, PostgreSQL's
+ *   and the load generator's (this process), which req/s alone blurs when they share the cores;
  * - the idle RSS of every process, before any load.
  *
  * Load comes from autocannon (an npm dev dependency of this package, run in this process),
@@ -37,6 +39,8 @@ import { parseArgs } from "node:util"
 import type { Sample } from "./lib.ts"
 import {
   authorization,
+  cpuMicrosPer,
+  cpuMillis,
   entryOf,
   makeDatabase,
   measure,
@@ -136,13 +140,21 @@ try {
   // Warm-up (JIT, pools, caches), not counted.
   for (const target of targets) await measure(target.url, target.connections, 1, target.headers)
 
-  const samples = new Map<string, Array<Sample>>(targets.map((t) => [t.name, []]))
+  // CPU per request by process (this process is the load generator), next to the req/s that the
+  // processes' sharing of two cores blurs.
+  const partOf = (pid: number, comm: string) =>
+    pid === process.pid ? "load" : comm === "postgres" ? comm : procs.find((p) => p.child.pid === pid)?.name
+  const samples = new Map<string, Array<Sample & { readonly cpu: Record<string, number> }>>(
+    targets.map((t) => [t.name, []])
+  )
   const loads: Array<number> = []
   for (let round = 0; round < rounds; round++) {
     loads.push(loadavg()[0]!)
     const order = round % 2 === 0 ? targets : [...targets].reverse()
     for (const target of order) {
-      const sample = await measure(target.url, target.connections, seconds, target.headers)
+      const before = cpuMillis(partOf)
+      const measured = await measure(target.url, target.connections, seconds, target.headers)
+      const sample = { ...measured, cpu: cpuMicrosPer(before, cpuMillis(partOf), measured.rps * seconds) }
       samples.get(target.name)!.push(sample)
       console.error(
         `round ${round + 1}/${rounds} ${target.name.padEnd(28)} ${sample.rps.toFixed(0).padStart(6)} req/s ` +
@@ -161,16 +173,28 @@ try {
         rps: median(xs.map((x) => x.rps)),
         p50: median(xs.map((x) => x.p50)),
         p99: median(xs.map((x) => x.p99)),
-        errors: xs.reduce((sum, x) => sum + x.errors, 0)
+        errors: xs.reduce((sum, x) => sum + x.errors, 0),
+        cpuMicrosPerRequest: Object.fromEntries(
+          Object.keys(xs[0]!.cpu)
+            .map((part) => [part, median(xs.map((x) => x.cpu[part] ?? 0))] as const)
+            .filter(([, us]) => us >= 5)
+        )
       }
     ])
   )
   const m = (name: string) => med[name]!
   const figures = runtimes.map((runtime) => {
     const t = (n: string) => m(`${runtime} ${n}`)
+    const cpu = (n: string, part: string) => t(n).cpuMicrosPerRequest[`${part}-${runtime}`]
     return {
       runtime,
       p1: { ratio: t("P1 inventory c32").rps / t("P1 fastify c32").rps, target: 0.9 },
+      // Microseconds of its own CPU per request, at 32 connections.
+      cpu: {
+        fastify: cpu("P1 fastify c32", "fastify"),
+        inventory: cpu("P1 inventory c32", "inventory"),
+        gateway: cpu("P2 gateway c32", "gateway")
+      },
       p2: {
         c4: {
           ratio: t("P2 gateway c4").rps / t("P2 direct c4").rps,
@@ -203,11 +227,20 @@ try {
       `${name.padEnd(30)} ${fixed(r.rps, 0).padStart(7)} ${fixed(r.p50).padStart(9)} ${fixed(r.p99).padStart(9)} ${String(r.errors).padStart(7)}`
     )
   }
+  console.log("CPU per request, microseconds (medians; load: the load generator, this process):")
+  for (const [name, r] of Object.entries(med)) {
+    console.log(
+      `${name.padEnd(30)} ${Object.entries(r.cpuMicrosPerRequest)
+        .map(([part, us]) => `${part} ${us}`)
+        .join(", ")}`
+    )
+  }
   for (const f of figures) {
     console.log(
       `${f.runtime}: P1 inventory/fastify ${fixed(f.p1.ratio)}x (target >= 0.9); ` +
         `P2 gateway/direct c4 ${fixed(f.p2.c4.ratio)}x, +${fixed(f.p2.c4.addedP50)} ms p50, +${fixed(f.p2.c4.addedP99)} ms p99 (target >= 0.7x, <= 1 ms p50); ` +
-        `c32 ${fixed(f.p2.c32.ratio)}x, +${fixed(f.p2.c32.addedP50)} ms p50, +${fixed(f.p2.c32.addedP99)} ms p99` +
+        `c32 ${fixed(f.p2.c32.ratio)}x, +${fixed(f.p2.c32.addedP50)} ms p50, +${fixed(f.p2.c32.addedP99)} ms p99; ` +
+        `CPU per request: fastify ${f.cpu.fastify ?? "?"} us, inventory ${f.cpu.inventory ?? "?"} us, gateway ${f.cpu.gateway ?? "?"} us` +
         ("tracing" in f && f.tracing
           ? `; OTLP 100% sampled/no exporter ${fixed(f.tracing.otlpAllSampledRatio)}x`
           : "")

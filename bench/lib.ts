@@ -2,7 +2,7 @@
 import autocannon from "autocannon"
 import { spawn, spawnSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs"
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
@@ -176,6 +176,43 @@ export const rssOf = (pid: number | undefined): number | undefined => {
     return undefined
   }
 }
+
+const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100
+
+/**
+ * CPU time (user + system, ms) used so far by the processes that `partOf` names (from their pid,
+ * `comm` and command line), summed by name. From /proc: Linux only, empty elsewhere. Unlike a CPU
+ * profile's busy time, it does not count the time a process waits for a core.
+ */
+export const cpuMillis = (
+  partOf: (pid: number, comm: string, cmdline: () => string) => string | undefined
+): Record<string, number> => {
+  const totals: Record<string, number> = {}
+  if (!existsSync("/proc/self/stat")) return totals
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
+      const part = partOf(Number(pid), comm, () => readFileSync(`/proc/${pid}/cmdline`, "utf8"))
+      if (part === undefined) continue
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      const ticks = Number(fields[11]) + Number(fields[12]) // utime, stime
+      totals[part] = (totals[part] ?? 0) + (ticks * 1000) / clockTicks
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return totals
+}
+
+/** What each part used between two `cpuMillis` readings, in microseconds per unit of work. */
+export const cpuMicrosPer = (before: Record<string, number>, after: Record<string, number>, units: number) =>
+  Object.fromEntries(
+    Object.keys(after).map((part) => [
+      part,
+      Math.round(((after[part]! - (before[part] ?? 0)) * 1000) / Math.max(units, 1))
+    ])
+  )
 
 export interface Sample {
   readonly rps: number

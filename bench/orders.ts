@@ -34,7 +34,7 @@
  */
 import { execFile, spawn, spawnSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { homedir, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -42,6 +42,7 @@ import { parseArgs, promisify } from "node:util"
 import { startPersistentPostgres } from "../libs/testing/src/Postgres.ts"
 import type { EmbeddedPostgres } from "../libs/testing/src/Postgres.ts"
 import { signLocalToken } from "../tools/localToken.ts"
+import { cpuMicrosPer, cpuMillis } from "./lib.ts"
 import { summariseProfiles } from "./profile.ts"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
@@ -373,35 +374,9 @@ const dbCounters = async (serverUrl: string) => {
   return { xacts, statements }
 }
 
-const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100
-
-/**
- * CPU time (user + system, in clock ticks) used so far by each part of the stack, from /proc
- * (Linux): the four services (by their bundle's or source's path), every `postgres` process of
- * the machine. Empty elsewhere.
- */
-const cpuTicks = (): Record<string, number> => {
-  const totals: Record<string, number> = {}
-  if (!existsSync("/proc/self/stat")) return totals
-  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-      const ticks = Number(fields[11]) + Number(fields[12]) // utime, stime
-      let part: string | undefined
-      if (comm === "postgres") part = comm
-      else {
-        const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8")
-        part = /(?:build|apps)\/(gateway|order|inventory|payment)\//.exec(cmdline)?.[1]
-      }
-      if (part !== undefined) totals[part] = (totals[part] ?? 0) + ticks
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return totals
-}
+/** The stack's processes by part: the four services (by their bundle's or source's path), and every `postgres`. */
+const stackPart = (_pid: number, comm: string, cmdline: () => string) =>
+  comm === "postgres" ? comm : /(?:build|apps)\/(gateway|order|inventory|payment)\//.exec(cmdline())?.[1]
 
 const k6 = findK6()
 let stepNumber = 0
@@ -414,7 +389,7 @@ const loadStep = async (serverUrl: string, rate: number, holdSeconds: number): P
     // no pg_stat_statements on this server
   }
   const before = await dbCounters(serverUrl)
-  const cpuBefore = cpuTicks()
+  const cpuBefore = cpuMillis(stackPart)
   const k6Run = spawnSync(k6, ["run", "--quiet", "--no-usage-report", join(root, "bench/orders.js")], {
     encoding: "utf8",
     env: {
@@ -429,7 +404,7 @@ const loadStep = async (serverUrl: string, rate: number, holdSeconds: number): P
     }
   })
   const endedAt = performance.now()
-  const cpuAfter = cpuTicks()
+  const cpuAfter = cpuMillis(stackPart)
   if (!existsSync(summaryFile)) throw new Error(`k6 wrote no summary:\n${k6Run.stdout}\n${k6Run.stderr}`)
   const data = JSON.parse(readFileSync(summaryFile, "utf8")) as {
     metrics: Record<string, { values: Record<string, number> } | undefined>
@@ -476,9 +451,9 @@ const loadStep = async (serverUrl: string, rate: number, holdSeconds: number): P
       transactions: perOrder("xacts")!,
       statements: perOrder("statements"),
       cpuMs: Object.fromEntries(
-        Object.keys(cpuAfter).map((part) => [
+        Object.entries(cpuMicrosPer(cpuBefore, cpuAfter, placed)).map(([part, us]) => [
           part,
-          round((((cpuAfter[part] - (cpuBefore[part] ?? 0)) / clockTicks) * 1000) / Math.max(placed, 1), 2)
+          round(us / 1000, 2)
         ])
       )
     }
