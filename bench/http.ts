@@ -25,8 +25,8 @@
  * whole-millisecond histogram. Within a round every measurement runs once, in an order that
  * alternates from round to round, so a busy moment of the machine does not always hit the same
  * target. The machine's load average is recorded with every round: on a shared machine rely on
- * the ratios. `npm run bench` (bench/run.ts) holds `flock /tmp/acme-bench.lock` (BENCH_LOCK) when `flock` exists,
- * so benches of different checkouts do not overlap. Results: a table on stdout, JSON in
+ * the ratios. `npm run bench` (bench/run.ts) holds `flock /tmp/acme-bench.lock` (BENCH_LOCK)
+ * when `flock` exists, so benches of different checkouts do not overlap. Results: a table on stdout, JSON in
  * bench/results/ (BENCH_OUT to choose the file), service logs next to it.
  *
  * Ports: free ones, or consecutive ones from BENCH_PORT_BASE.

@@ -105,7 +105,7 @@ export class Orders extends Context.Service<
         const ref = { customerId, key: idempotencyKey }
         const orderId = OrderId.make(crypto.randomUUID())
         const items = request.items.map((item) => ({ sku: item.sku, quantity: item.quantity }))
-        // The saga's first command first: the order's insert carries it (`OutboxRepo.pending`).
+        // The saga's first command first: the order's insert carries it (`OutboxRepo.carrying`).
         const create = Effect.gen(function* () {
           yield* saga.start({ id: orderId, items })
           yield* repo.insert({

@@ -152,12 +152,9 @@ export class OrdersRepo extends Context.Service<
       const outbox = yield* OutboxRepo
       const selected = sql.literal(columns)
 
-      // The order's statements carry the outbox writes their transaction deferred (`OutboxRepo.pending`):
-      // the delivered row's end with the lock (so a lost lease stops the record before it does
-      // anything), the saga's next command with the write.
-      const withClause = (ctes: ReadonlyArray<Statement.Fragment>) =>
-        ctes.length === 0 ? sql`` : sql`WITH ${sql.csv(ctes)}`
-
+      // The order's statements carry the outbox writes their transaction deferred
+      // (`OutboxRepo.carrying`): the delivered row's end with the lock (so a lost lease stops the
+      // record before it does anything), the saga's next command with the write.
       const insert = (order: {
         readonly id: OrderId
         readonly customerId: CustomerId
@@ -165,20 +162,19 @@ export class OrdersRepo extends Context.Service<
         readonly paymentToken: string
         readonly saga: SagaState
       }) =>
-        Effect.flatMap(outbox.pending, (pending) =>
-          sql`
-            ${withClause(pending.ctes)}
-            INSERT INTO orders (id, customer_id, status, items, payment_token, saga)
-            VALUES (
-              ${order.id}, ${order.customerId}, 'PENDING', ${JSON.stringify(order.items)}::jsonb,
-              ${order.paymentToken}, ${JSON.stringify(order.saga)}::jsonb
-            )
-            RETURNING id ${pending.returning}
-          `.pipe(
-            Effect.orDie,
-            Effect.flatMap((rows) => pending.settle(rows[0]))
+        outbox
+          .carrying(
+            (carried) => sql`
+              ${carried.with()}
+              INSERT INTO orders (id, customer_id, status, items, payment_token, saga)
+              VALUES (
+                ${order.id}, ${order.customerId}, 'PENDING', ${JSON.stringify(order.items)}::jsonb,
+                ${order.paymentToken}, ${JSON.stringify(order.saga)}::jsonb
+              )
+              RETURNING id ${carried.returning}
+            `
           )
-        )
+          .pipe(Effect.asVoid)
 
       const one = (rows: ReadonlyArray<Row>) => Option.map(Option.fromNullishOr(rows[0]), toRecord)
 
@@ -209,15 +205,16 @@ export class OrdersRepo extends Context.Service<
         )
 
       const lock = (id: OrderId, customerId?: CustomerId) =>
-        Effect.flatMap(outbox.pending, (pending) =>
-          sql`
-          ${withClause(pending.ctes)}
-          SELECT ${selected}, clock_timestamp() AS now ${pending.returning} FROM orders
-          WHERE id = ${id} ${customerId === undefined ? sql`` : sql`AND customer_id = ${customerId}`}
-          FOR UPDATE
-        `.pipe(
-            Effect.orDie,
-            Effect.tap((rows) => pending.settle(rows[0])),
+        outbox
+          .carrying(
+            (carried) => sql`
+              ${carried.with()}
+              SELECT ${selected}, clock_timestamp() AS now ${carried.returning} FROM orders
+              WHERE id = ${id} ${customerId === undefined ? sql`` : sql`AND customer_id = ${customerId}`}
+              FOR UPDATE
+            `
+          )
+          .pipe(
             Effect.flatMap(decodeLocked),
             Effect.map((rows) =>
               Option.map(Option.fromNullishOr(rows[0]), (row): LockedOrder => ({
@@ -227,30 +224,30 @@ export class OrdersRepo extends Context.Service<
             ),
             Effect.orDie
           )
-        )
 
       const update = (id: OrderId, patch: OrderPatch, ctes: ReadonlyArray<Statement.Fragment> = []) =>
-        Effect.flatMap(outbox.pending, (pending) =>
-          sql`
-          ${withClause([...pending.ctes, ...ctes])}
-          UPDATE orders SET
-            saga = ${JSON.stringify(patch.saga)}::jsonb,
-            status = ${patch.status},
-            reason = ${patch.reason ?? null},
-            decline_reason = ${patch.declineReason ?? null},
-            items = COALESCE(${patch.priced === undefined ? null : JSON.stringify(patch.priced.items)}::jsonb, items),
-            total_amount = COALESCE(${patch.priced?.total.amount ?? null}::bigint, total_amount),
-            currency = COALESCE(${patch.priced?.total.currency ?? null}::text, currency),
-            payment_token = CASE WHEN ${patch.clearPaymentToken === true} THEN NULL ELSE payment_token END,
-            confirmed_at = CASE WHEN ${patch.confirmed === true} THEN clock_timestamp() ELSE confirmed_at END,
-            updated_at = clock_timestamp()
-          WHERE id = ${id}
-          RETURNING ${selected}, extract(epoch FROM clock_timestamp() - created_at)::float8 AS age_seconds
-            ${patch.finished === true ? sql`, pg_notify(${channel}, ${orderPayload(id)}) AS notified` : sql``}
-            ${pending.returning}
-        `.pipe(
-            Effect.orDie,
-            Effect.tap((rows) => pending.settle(rows[0])),
+        outbox
+          .carrying(
+            (carried) => sql`
+              ${carried.with(ctes)}
+              UPDATE orders SET
+                saga = ${JSON.stringify(patch.saga)}::jsonb,
+                status = ${patch.status},
+                reason = ${patch.reason ?? null},
+                decline_reason = ${patch.declineReason ?? null},
+                items = COALESCE(${patch.priced === undefined ? null : JSON.stringify(patch.priced.items)}::jsonb, items),
+                total_amount = COALESCE(${patch.priced?.total.amount ?? null}::bigint, total_amount),
+                currency = COALESCE(${patch.priced?.total.currency ?? null}::text, currency),
+                payment_token = CASE WHEN ${patch.clearPaymentToken === true} THEN NULL ELSE payment_token END,
+                confirmed_at = CASE WHEN ${patch.confirmed === true} THEN clock_timestamp() ELSE confirmed_at END,
+                updated_at = clock_timestamp()
+              WHERE id = ${id}
+              RETURNING ${selected}, extract(epoch FROM clock_timestamp() - created_at)::float8 AS age_seconds
+                ${patch.finished === true ? sql`, pg_notify(${channel}, ${orderPayload(id)}) AS notified` : sql``}
+                ${carried.returning}
+            `
+          )
+          .pipe(
             Effect.flatMap((rows) =>
               Effect.map(decodeRows(rows), (decoded) => ({
                 order: toRecord(decoded[0]),
@@ -259,7 +256,6 @@ export class OrdersRepo extends Context.Service<
             ),
             Effect.orDie
           )
-        )
 
       return OrdersRepo.of({ insert, find, findForCustomer, list, lock, update })
     })

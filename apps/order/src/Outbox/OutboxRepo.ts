@@ -17,7 +17,7 @@ import { NumberFromInt8 } from "@acme/pool"
  *
  * Round trips are what a step costs (each statement is a write to the socket and a wait for
  * PostgreSQL), so such a transaction defers its outbox writes (the commands it enqueues, and the
- * delivered row it finishes) to its next write of the order (`pending`: common table
+ * delivered row it finishes) to its next write of the order (`carrying`: common table
  * expressions that the order's own `UPDATE` or `INSERT` carries), or, if there is none, to one
  * statement just before it commits. A saga step is then `BEGIN`, the order's lock, one write,
  * `COMMIT`.
@@ -111,12 +111,17 @@ const CurrentTx = Context.Reference<Tx | undefined>("order/Outbox/Tx", { default
 export class LeaseLost extends Data.TaggedError("LeaseLost")<{ readonly id: number }> {}
 
 /**
- * The outbox writes a transaction deferred, for a statement of the same transaction to carry:
- * `ctes` go in its `WITH` clause, `returning` at the end of its `RETURNING` or `SELECT` list
- * (`, ... AS outbox_delivered, ... AS outbox_enqueued`, or nothing), and `settle` reads those
- * columns off its row.
+ * What a statement that carries the transaction's deferred outbox writes puts around its own SQL:
+ * `with(more)` is its `WITH` clause (the writes' common table expressions and `more`, or nothing),
+ * `returning` ends its `RETURNING` or `SELECT` list (`, ... AS outbox_delivered, ...`, or nothing).
  */
-export interface Pending {
+export interface Carried {
+  readonly with: (more?: ReadonlyArray<Statement.Fragment>) => Statement.Fragment
+  readonly returning: Statement.Fragment
+}
+
+/** Deferred writes taken for one statement, and what reads their outcome off its row. */
+interface Pending {
   readonly ctes: ReadonlyArray<Statement.Fragment>
   readonly returning: Statement.Fragment
   readonly settle: (row: Readonly<Record<string, unknown>> | undefined) => Effect.Effect<void>
@@ -132,14 +137,17 @@ export class OutboxRepo extends Context.Service<
      * Runs `self` in one transaction (a savepoint if one is open). If a relay is registered, the
      * commands it enqueues are claimed by this instance and handed to the relay once it commits.
      * Outbox writes are deferred to the transaction's next statement that carries them
-     * ({@link pending}) or to its end.
+     * ({@link carrying}) or to its end.
      */
     readonly transaction: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
     /**
-     * The outbox writes the current transaction deferred, taken for one statement to carry
-     * (nothing outside a transaction, or when none are deferred).
+     * Runs a statement that carries the outbox writes the current transaction deferred (none
+     * outside a transaction), and records their outcome: its rows. Dies with {@link LeaseLost} if
+     * a deferred finish found its row claimed again elsewhere.
      */
-    readonly pending: Effect.Effect<Pending>
+    readonly carrying: <A, E>(
+      statement: (carried: Carried) => Effect.Effect<ReadonlyArray<A>, E>
+    ) => Effect.Effect<ReadonlyArray<A>>
     /** Registers this instance's relay until the scope closes. */
     readonly register: (dispatcher: Dispatcher) => Effect.Effect<void, never, Scope.Scope>
     /**
@@ -155,12 +163,12 @@ export class OutboxRepo extends Context.Service<
      */
     readonly finishDelivered: (message: OutboxMessage) => Effect.Effect<void>
     /**
-     * Finishes a claimed row: delivered (`done`), given up (`dead`), taken back (`superseded`).
-     * False, and nothing changed, if the row no longer carries the claim's token.
+     * Finishes a claimed row that was not delivered: given up (`dead`), taken back
+     * (`superseded`). False, and nothing changed, if the row no longer carries the claim's token.
      */
     readonly finish: (
       message: OutboxMessage,
-      status: "done" | "dead" | "superseded",
+      status: "dead" | "superseded",
       lastError: string | undefined
     ) => Effect.Effect<boolean>
     /** Extends a claimed row's lease to a full one from now; false if it no longer carries the token. */
@@ -213,6 +221,8 @@ export class OutboxRepo extends Context.Service<
       `
 
       const nothingPending: Pending = { ctes: [], returning: sql``, settle: () => Effect.void }
+      const withClause = (ctes: ReadonlyArray<Statement.Fragment>) =>
+        ctes.length === 0 ? sql`` : sql`WITH ${sql.csv(ctes)}`
 
       /** Takes the transaction's deferred writes, as common table expressions for one statement. */
       const takePending = (tx: Tx): Pending => {
@@ -268,7 +278,7 @@ export class OutboxRepo extends Context.Service<
       const flush = (tx: Tx) => {
         const pending = takePending(tx)
         if (pending === nothingPending) return Effect.void
-        return sql`WITH ${sql.csv(pending.ctes)} SELECT 1 AS flushed ${pending.returning}`.pipe(
+        return sql`${withClause(pending.ctes)} SELECT 1 AS flushed ${pending.returning}`.pipe(
           Effect.orDie,
           Effect.flatMap((rows) => pending.settle(rows[0]))
         )
@@ -318,9 +328,17 @@ export class OutboxRepo extends Context.Service<
           )
         })
 
-      const pending = Effect.map(Effect.service(CurrentTx), (tx) =>
-        tx === undefined ? nothingPending : takePending(tx)
-      )
+      const carrying = <A, E>(statement: (carried: Carried) => Effect.Effect<ReadonlyArray<A>, E>) =>
+        Effect.flatMap(Effect.service(CurrentTx), (tx) => {
+          const pending = tx === undefined ? nothingPending : takePending(tx)
+          return statement({
+            with: (more = []) => withClause([...pending.ctes, ...more]),
+            returning: pending.returning
+          }).pipe(
+            Effect.orDie,
+            Effect.tap((rows) => pending.settle(rows[0] as Readonly<Record<string, unknown>> | undefined))
+          )
+        })
 
       const finishDelivered = (message: OutboxMessage) =>
         Effect.flatMap(Effect.service(CurrentTx), (tx) => {
@@ -370,11 +388,7 @@ export class OutboxRepo extends Context.Service<
           RETURNING ${returning}
         `)
 
-      const finish = (
-        message: OutboxMessage,
-        status: "done" | "dead" | "superseded",
-        lastError: string | undefined
-      ) =>
+      const finish = (message: OutboxMessage, status: "dead" | "superseded", lastError: string | undefined) =>
         sql`UPDATE outbox ${finishing(status, lastError)} WHERE ${fenced(message)} RETURNING id`.pipe(
           Effect.map((rows) => rows.length === 1),
           Effect.orDie
@@ -444,7 +458,7 @@ export class OutboxRepo extends Context.Service<
 
       return OutboxRepo.of({
         transaction,
-        pending,
+        carrying,
         finishDelivered,
         register,
         enqueue,

@@ -214,7 +214,7 @@ export class Relay extends Context.Service<
               Effect.timeoutOrElse({ duration: deliveryTimeout, orElse: () => Effect.fail(outlivedLease) })
             )
         )
-        // Delivered: the row is finished with the record's write (see `OutboxRepo.pending`),
+        // Delivered: the row is finished with the record's write (see `OutboxRepo.carrying`),
         // which rolls the record back with `LeaseLost` if the claim no longer holds.
         const record: Effect.Effect<unknown> = Result.isSuccess(delivered)
           ? Effect.andThen(repo.finishDelivered(message), delivered.success)
