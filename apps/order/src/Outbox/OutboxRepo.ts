@@ -15,12 +15,14 @@ import { NumberFromInt8 } from "@acme/pool"
  * woken. If this instance dies before delivering them, their lease runs out and any relay
  * claims them.
  *
- * Round trips are what a step costs (each statement is a write to the socket and a wait for
- * PostgreSQL), so such a transaction defers its outbox writes (the commands it enqueues, and the
- * delivered row it finishes) to its next write of the order (`carrying`: common table
- * expressions that the order's own `UPDATE` or `INSERT` carries), or, if there is none, to one
- * statement just before it commits. A saga step is then `BEGIN`, the order's lock, one write,
- * `COMMIT`.
+ * Each statement is a round trip (a write to the socket and a wait for PostgreSQL, a network hop
+ * when the database is elsewhere), so such a transaction defers its outbox writes (the commands
+ * it enqueues, and the delivered row it finishes) to the order's next statement (`carrying`:
+ * common table expressions that the order's lock, `UPDATE` or `INSERT` carries), or, if there is
+ * none, to one statement just before it commits. A saga step is then `BEGIN`, the order's lock, one write,
+ * `COMMIT`. Ours, because `effect/sql` sends each statement of a transaction on its own (its
+ * pipelining, `multiplex`, is for statements outside transactions) and has nothing that merges
+ * a transaction's writes.
  */
 import { Context, Data, Duration, Effect, Layer, Option, Schema } from "effect"
 import type { Scope } from "effect"
