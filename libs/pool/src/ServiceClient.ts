@@ -27,6 +27,7 @@
  * compatibility layer).
  */
 import { HttpMetrics } from "@acme/metrics"
+import { Timeout } from "@acme/server"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Cause, Clock, Config, Duration, Effect, Exit, Layer, Metric, Option } from "effect"
 import { HttpClient, HttpClientError } from "effect/http"
@@ -151,7 +152,7 @@ const instrument = (client: HttpClient.HttpClient, settings: Settings): HttpClie
     Effect.flatMap(Clock.currentTimeNanos, (started) =>
       response.pipe(
         Effect.flatMap(buffered),
-        Effect.timeoutOrElse({
+        Timeout.orElse({
           duration: settings.timeout,
           orElse: () => Effect.fail(timeoutError(request, settings.timeout))
         }),

@@ -7,6 +7,7 @@
  * set (`CallFailure`); the downstream's contract errors pass through unchanged.
  */
 import { ServiceClient, Settings } from "@acme/pool"
+import { Timeout } from "@acme/server"
 import { Cause, Clock, Config, Context, Duration, Effect } from "effect"
 import { Exit, Layer, Metric, Option, Schema, Stream } from "effect"
 import type { Scope } from "effect"
@@ -91,6 +92,7 @@ export const make = Effect.fnUntraced(function* (
   const isTransient = (error: unknown) =>
     HttpClient.isTransientError(error) || (options.isTransient?.(error) ?? false)
   const timeout = Duration.fromInputUnsafe(options.timeout)
+  const timedOut = () => Effect.fail(new Cause.TimeoutError(`No answer within ${Duration.format(timeout)}`))
   const metrics = metricsOf(name)
   const stores = yield* Layer.build(CircuitBreaker.layerStoreMemory())
   const store = Context.get(stores, CircuitBreaker.CircuitBreakerStore)
@@ -144,7 +146,10 @@ export const make = Effect.fnUntraced(function* (
         Effect.sync(() => attempts++),
         self
       )
-      const attempt = breaker.execute(Effect.timeout(counted, timeout), { key: name, classify })
+      const attempt = breaker.execute(Timeout.orElse(counted, { duration: timeout, orElse: timedOut }), {
+        key: name,
+        classify
+      })
       const retried: typeof attempt =
         idempotent && retry.maxAttempts > 1
           ? Effect.retry(attempt, { schedule: retry.schedule, while: isTransient })

@@ -43,6 +43,7 @@ import { createServer } from "node:http"
 import * as Admin from "./Admin.ts"
 import { enrich, fromCause, layerProblemDetails, pathOf, problem } from "./Problems.ts"
 import { Readiness } from "./Readiness.ts"
+import * as Timeout from "./Timeout.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 
 const methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -86,7 +87,8 @@ const durationOf = (method: string, route: string, status: number) => {
 
 /**
  * Wraps every request, matched or not: request id, request timeout (504), problem+json for
- * every failure, metrics, the request log line.
+ * every failure, metrics, the request log line. One step around the handler, as this runs on
+ * every request: its outcome goes through one `matchCauseEffect`.
  */
 const kitMiddleware = (
   allowedMethods: (request: HttpServerRequest.HttpServerRequest) => ReadonlyArray<string>
@@ -114,49 +116,54 @@ const kitMiddleware = (
             route = Context.getOrUndefined(handlerFiber.context, HttpRouter.RouteContext)?.route.path ?? route
             return Effect.void
           })
-          return httpEffect.pipe(
-            Effect.ensuring(captureRoute),
-            Effect.timeoutOrElse({ duration: config.requestTimeout, orElse: onTimeout }),
-            // The server runs the request fiber uninterruptibly up to here; without this a client
-            // that goes away would not interrupt the handler (nor its SQL and downstream calls).
-            Effect.interruptible,
-            Effect.catchCause((cause) => {
-              const response = fromCause(cause, allowedMethods, request)
-              return response.status >= 500
-                ? Effect.as(Effect.logError("request failed", cause), response)
-                : Effect.succeed(response)
-            }),
-            Effect.map((response) => {
-              const enriched = HttpServerResponse.setHeader(
-                enrich(response, { path, requestId, traceId }),
-                "x-request-id",
-                requestId
-              )
-              // Once draining, each connection closes after its response instead of idling
-              // until the keep-alive timeout and holding shutdown up.
-              return readiness.isDraining()
-                ? HttpServerResponse.setHeader(enriched, "connection", "close")
-                : enriched
-            }),
-            Effect.tap((response) =>
-              Effect.withFiber((fiber) => {
-                if (operational) return Effect.void
-                const elapsed = performance.now() - started
-                HttpMetrics.serverActiveRequests.modifyUnsafe(-1, fiber.context)
-                durationOf(request.method, route, response.status).updateUnsafe(elapsed / 1000, fiber.context)
-                return Effect.logInfo("request").pipe(
-                  Effect.annotateLogs({
-                    method: request.method,
-                    route,
-                    path,
-                    status: response.status,
-                    duration_ms: Math.round(elapsed * 100) / 100
-                  })
-                )
+
+          const respond = (response: HttpServerResponse.HttpServerResponse) => {
+            let sent = HttpServerResponse.setHeader(
+              enrich(response, { path, requestId, traceId }),
+              "x-request-id",
+              requestId
+            )
+            // Once draining, each connection closes after its response instead of idling
+            // until the keep-alive timeout and holding shutdown up.
+            if (readiness.isDraining()) sent = HttpServerResponse.setHeader(sent, "connection", "close")
+            if (operational) return Effect.succeed(sent)
+            const elapsed = performance.now() - started
+            HttpMetrics.serverActiveRequests.modifyUnsafe(-1, fiber.context)
+            durationOf(request.method, route, response.status).updateUnsafe(elapsed / 1000, fiber.context)
+            return Effect.as(
+              Effect.logInfo("request").pipe(
+                Effect.annotateLogs({
+                  method: request.method,
+                  route,
+                  path,
+                  status: response.status,
+                  duration_ms: Math.round(elapsed * 100) / 100
+                })
+              ),
+              sent
+            )
+          }
+
+          return Effect.matchCauseEffect(
+            // The server runs the request fiber uninterruptibly up to here; without this neither
+            // the timeout nor a client that goes away would interrupt the handler (nor its SQL
+            // and downstream calls).
+            Effect.interruptible(
+              Timeout.orElse(Effect.ensuring(httpEffect, captureRoute), {
+                duration: config.requestTimeout,
+                orElse: onTimeout
               })
             ),
-            Effect.annotateLogs("request_id", requestId)
-          )
+            {
+              onSuccess: respond,
+              onFailure: (cause) => {
+                const response = fromCause(cause, allowedMethods, request)
+                return response.status >= 500
+                  ? Effect.andThen(Effect.logError("request failed", cause), respond(response))
+                  : respond(response)
+              }
+            }
+          ).pipe(Effect.annotateLogs("request_id", requestId))
         })
     }),
     { global: true }

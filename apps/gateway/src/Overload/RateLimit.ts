@@ -23,6 +23,7 @@
  * unlimited fleet. After start, the client reconnects with capped backoff, forever.
  */
 import { Caller, RateLimit, TooManyRequests } from "@acme/contracts/gateway"
+import { Timeout } from "@acme/server"
 import { NodeRedis } from "@effect/platform-node"
 import { Duration, Effect, Layer, Metric, Option } from "effect"
 import type { Types } from "effect"
@@ -110,7 +111,7 @@ export const RateLimitLive = Layer.effect(
     return RateLimit.of((httpEffect) =>
       Caller.use((caller) =>
         limiter.consume({ algorithm: "token-bucket", window, limit: burst, key: caller.subject }).pipe(
-          Effect.timeoutOrElse({
+          Timeout.orElse({
             duration: storeTimeout,
             orElse: () => Effect.fail(`no decision within ${Duration.format(storeTimeout)}`)
           }),

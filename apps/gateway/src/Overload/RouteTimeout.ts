@@ -6,6 +6,7 @@
  * service kit interrupts the request).
  */
 import { GatewayTimeout, RouteTimeout } from "@acme/contracts/gateway"
+import { Timeout } from "@acme/server"
 import { Duration, Effect, Layer } from "effect"
 import * as Settings from "../Settings.ts"
 
@@ -19,7 +20,7 @@ export const RouteTimeoutLive = Layer.effect(
     }))
     return RouteTimeout.of((httpEffect, { endpoint }) => {
       const { budget, error } = timeouts[endpoint.method === "GET" ? 0 : 1]!
-      return Effect.timeoutOrElse(httpEffect, { duration: budget, orElse: () => error })
+      return Timeout.orElse(httpEffect, { duration: budget, orElse: () => error })
     })
   })
 )

@@ -33,6 +33,7 @@
  * one trace follows an order across the asynchronous hops.
  */
 import { RetryPolicy } from "@acme/resilience"
+import { Timeout } from "@acme/server"
 import {
   Cause,
   Context,
@@ -210,9 +211,7 @@ export class Relay extends Context.Service<
         const delivered = yield* Effect.result(
           handler
             .handle(message)
-            .pipe(
-              Effect.timeoutOrElse({ duration: deliveryTimeout, orElse: () => Effect.fail(outlivedLease) })
-            )
+            .pipe(Timeout.orElse({ duration: deliveryTimeout, orElse: () => Effect.fail(outlivedLease) }))
         )
         // Delivered: the row is finished with the record's write (see `OutboxRepo.carrying`),
         // which rolls the record back with `LeaseLost` if the claim no longer holds.
