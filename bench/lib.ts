@@ -123,19 +123,27 @@ export const entryOf = async (runtime: "node" | "deno", app: string): Promise<st
   return bundles[outfile]
 }
 
-/** Starts inventory (demo catalog) and the gateway in front of it. */
-export const startPair = async (runtime: "node" | "deno", databaseUrl: string) => {
+/**
+ * Starts inventory (demo catalog) and the gateway in front of it: the services' own entries, or
+ * the given bundles (`npm run bench -- compare` runs two builds side by side, `label` tells them apart).
+ */
+export const startPair = async (
+  runtime: "node" | "deno",
+  databaseUrl: string,
+  build?: { readonly label: string; readonly inventory: string; readonly gateway: string }
+) => {
+  const suffix = build === undefined ? runtime : `${build.label}-${runtime}`
   const inventory = await start(
-    `inventory-${runtime}`,
+    `inventory-${suffix}`,
     runtime,
-    await entryOf(runtime, "inventory"),
+    build?.inventory ?? (await entryOf(runtime, "inventory")),
     { DATABASE_URL: databaseUrl, SEED_DEMO_DATA: "true" },
     "/health/ready"
   )
   const gateway = await start(
-    `gateway-${runtime}`,
+    `gateway-${suffix}`,
     runtime,
-    await entryOf(runtime, "gateway"),
+    build?.gateway ?? (await entryOf(runtime, "gateway")),
     {
       INVENTORY_URL: inventory.url,
       // Not called here: the gateway reports not ready, and serves regardless.

@@ -5,12 +5,19 @@
  *                                       # call, on Node and Deno (http.ts)
  *   npm run bench -- orders [options]   # the order pipeline against its SQL ceiling (orders.ts)
  *   npm run bench -- soak [options]     # memory and handles under steady load (soak.ts)
+ *   npm run bench -- compare [options]  # the working tree against a git revision, side by side
+ *                                       # (compare.ts)
  *
  * Each module's header lists its options (`--quick` is the CI variant of each).
  */
 import { holdBenchLock } from "./lib.ts"
 
-const benches = { http: "./http.ts", orders: "./orders.ts", soak: "./soak.ts" } as const
+const benches = {
+  http: "./http.ts",
+  orders: "./orders.ts",
+  soak: "./soak.ts",
+  compare: "./compare.ts"
+} as const
 type Bench = keyof typeof benches
 
 const first = process.argv[2]
