@@ -15,6 +15,8 @@
 import { Clock, Context, Duration, Effect, Fiber } from "effect"
 import { dual } from "effect/Function"
 
+const maxTimerMillis = 2 ** 31 - 1
+
 export const orElse: {
   <A2, E2, R2>(options: {
     readonly duration: Duration.Input
@@ -33,8 +35,9 @@ export const orElse: {
     const millis = Duration.toMillis(Duration.fromInputUnsafe(options.duration))
     return Effect.withFiber((parent) => {
       // A clock provided in place of the system's (TestClock, in tests) keeps Effect's own
-      // timeout, which sleeps on that clock.
-      if (Context.getOrUndefined(parent.context, Clock.Clock) !== undefined) {
+      // timeout, which sleeps on that clock; so does a bound beyond what one `setTimeout` can
+      // wait (about 24.8 days; longer would fire at once).
+      if (Context.getOrUndefined(parent.context, Clock.Clock) !== undefined || !(millis <= maxTimerMillis)) {
         return Effect.timeoutOrElse(self, options)
       }
       return Effect.flatMap(Effect.forkChild(self, { startImmediately: true }), (fiber) => {

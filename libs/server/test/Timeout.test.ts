@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Ref } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import { Timeout } from "../src/index.ts"
 
@@ -55,6 +55,15 @@ describe("Timeout.orElse", () => {
       yield* Fiber.interrupt(caller)
       assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(caller)))
       assert.isTrue(yield* Deferred.isDone(interrupted))
+    })
+  )
+
+  it.live("a bound longer than a timer can wait does not fire at once", () =>
+    Effect.gen(function* () {
+      for (const duration of [Duration.days(30), Duration.infinity]) {
+        const slowish = Effect.as(Effect.sleep("30 millis"), "done")
+        assert.strictEqual(yield* Timeout.orElse(slowish, { duration, orElse: timedOut }), "done")
+      }
     })
   )
 
