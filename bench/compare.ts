@@ -17,14 +17,23 @@
  * working tree was the cheaper; JSON in bench/results/. Holds the bench lock (bench/run.ts).
  */
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from "node:fs"
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync
+} from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { buildApps } from "../tools/build-app.ts"
 import type { Proc } from "./lib.ts"
 import {
   authorization,
+  cpuMicrosPer,
   cpuMillis,
   makeDatabase,
   measure,
@@ -46,6 +55,9 @@ const { values: args } = parseArgs({
 const rounds = Number(args.rounds)
 const seconds = Number(args.seconds)
 const sku = "BOLT-M8"
+const services = ["inventory", "gateway"] as const
+type Service = (typeof services)[number]
+type Build = "base" | "work"
 
 const git = (...argv: Array<string>) => {
   const run = spawnSync("git", argv, { cwd: root, encoding: "utf8" })
@@ -53,62 +65,68 @@ const git = (...argv: Array<string>) => {
   return run.stdout.trim()
 }
 
-/** Bundles of the base revision, built in a temporary worktree that shares our node_modules. */
+const bundles = (dist: string) =>
+  Object.fromEntries(services.map((app) => [app, join(dist, app, "main.js")])) as Record<Service, string>
+
+const build = (tree: string, dist: string) =>
+  buildApps(services.map((app) => ({ app: join(tree, "apps", app), outfile: bundles(dist)[app] })))
+
+/**
+ * Bundles of the base revision, from a temporary worktree. Its node_modules links to ours, but
+ * for the workspace's own packages (`@acme/*`), which must be the worktree's: linked to ours,
+ * the base would be built with the working tree's libs.
+ */
 const buildBase = async (revision: string, dist: string) => {
   const tree = mkdtempSync(join(tmpdir(), "bench-base-"))
   git("worktree", "add", "--detach", tree, revision)
   try {
-    for (const folder of [
-      "",
-      ...["apps", "libs"].flatMap((kind) => readdirSync(join(root, kind)).map((name) => join(kind, name)))
-    ]) {
-      const modules = join(root, folder, "node_modules")
-      if (existsSync(modules) && existsSync(join(tree, folder)))
-        symlinkSync(modules, join(tree, folder, "node_modules"))
+    const ours = join(root, "node_modules")
+    const theirs = join(tree, "node_modules")
+    mkdirSync(join(theirs, "@acme"), { recursive: true })
+    for (const name of readdirSync(ours)) {
+      if (name !== "@acme") symlinkSync(join(ours, name), join(theirs, name))
     }
-    await buildApps(
-      ["inventory", "gateway"].map((app) => ({
-        app: join(tree, "apps", app),
-        outfile: join(dist, app, "main.js")
-      }))
-    )
+    // The workspace's links are relative (`../../libs/server`): the same link resolves in the tree.
+    for (const name of readdirSync(join(ours, "@acme"))) {
+      symlinkSync(readlinkSync(join(ours, "@acme", name)), join(theirs, "@acme", name))
+    }
+    await build(tree, dist)
+    // What the base bundles were built from, checked: none of our own sources may be in them.
+    for (const bundle of Object.values(bundles(dist))) {
+      const { sources } = JSON.parse(readFileSync(`${bundle}.map`, "utf8")) as { sources: Array<string> }
+      const leaked = sources
+        .map((source) => resolve(dirname(bundle), source))
+        .find((source) => source.startsWith(join(root, "apps")) || source.startsWith(join(root, "libs")))
+      if (leaked !== undefined)
+        throw new Error(`the base bundle ${bundle} holds ${leaked} of the working tree`)
+    }
   } finally {
     git("worktree", "remove", "--force", tree)
   }
 }
 
-const builds = {
+const dists: Record<Build, string> = {
   base: join(root, "bench", "dist", "compare", "base"),
   work: join(root, "bench", "dist", "compare", "work")
-} as const
+}
 const baseCommit = git("rev-parse", "--short", args.base)
 console.error(`building the working tree and ${args.base} (${baseCommit}) ...`)
-await buildBase(args.base, builds.base)
-await buildApps(
-  ["inventory", "gateway"].map((app) => ({
-    app: join(root, "apps", app),
-    outfile: join(builds.work, app, "main.js")
-  }))
-)
+await buildBase(args.base, dists.base)
+await build(root, dists.work)
 
 const database = await makeDatabase("bench_compare")
-type Service = "inventory" | "gateway"
-const perRequest: Record<Service, Record<"base" | "work", Array<number>>> = {
-  inventory: { base: [], work: [] },
-  gateway: { base: [], work: [] }
-}
-const rps: Record<Service, Record<"base" | "work", Array<number>>> = {
-  inventory: { base: [], work: [] },
-  gateway: { base: [], work: [] }
-}
+const samples = Object.fromEntries(
+  services.map((service) => [service, { base: [], work: [] }])
+) as unknown as Record<Service, Record<Build, Array<{ readonly micros: number; readonly rps: number }>>>
 try {
-  const pairs = {
-    base: await startPair("node", database.url, { label: "base", ...entries(builds.base) }),
-    work: await startPair("node", database.url, { label: "work", ...entries(builds.work) })
+  const pairs: Record<Build, { readonly inventory: Proc; readonly gateway: Proc }> = {
+    base: await startPair("node", database.url, { label: "base", ...bundles(dists.base) }),
+    work: await startPair("node", database.url, { label: "work", ...bundles(dists.work) })
   }
   const headers = await authorization()
   const target = (service: Service, proc: Proc) =>
-    service === "inventory" ? proc.url + `/products/${sku}` : `${proc.url}/v1/products/${sku}`
+    service === "inventory" ? `${proc.url}/products/${sku}` : `${proc.url}/v1/products/${sku}`
+  /** Loads the service of both builds at once; each one's req/s and CPU microseconds per request. */
   const both = async (service: Service, duration: number) => {
     const procs = { base: pairs.base[service], work: pairs.work[service] }
     const used = () =>
@@ -124,21 +142,19 @@ try {
     const after = used()
     if (base!.errors + work!.errors > 0) throw new Error(`${service}: failed requests`)
     return {
-      base: { rps: base!.rps, micros: ((after.base! - before.base!) * 1000) / (base!.rps * duration) },
-      work: { rps: work!.rps, micros: ((after.work! - before.work!) * 1000) / (work!.rps * duration) }
+      base: { rps: base!.rps, micros: cpuMicrosPer(before, after, base!.rps * duration)["base"]! },
+      work: { rps: work!.rps, micros: cpuMicrosPer(before, after, work!.rps * duration)["work"]! }
     }
   }
   // Warm-up: the JIT compiles the hot path of each build.
-  for (const service of ["inventory", "gateway"] as const) await both(service, 3)
+  for (const service of services) await both(service, 3)
   for (let round = 1; round <= rounds; round++) {
-    for (const service of ["inventory", "gateway"] as const) {
+    for (const service of services) {
       const sample = await both(service, seconds)
-      for (const build of ["base", "work"] as const) {
-        perRequest[service][build].push(sample[build].micros)
-        rps[service][build].push(sample[build].rps)
-      }
+      samples[service].base.push(sample.base)
+      samples[service].work.push(sample.work)
       console.error(
-        `round ${round}/${rounds} ${service.padEnd(9)} us of CPU per request: base ${sample.base.micros.toFixed(0)}, working tree ${sample.work.micros.toFixed(0)}`
+        `round ${round}/${rounds} ${service.padEnd(9)} us of CPU per request: base ${sample.base.micros}, working tree ${sample.work.micros}`
       )
     }
   }
@@ -147,22 +163,17 @@ try {
   await database.drop()
 }
 
-function entries(dist: string) {
-  return { inventory: join(dist, "inventory", "main.js"), gateway: join(dist, "gateway", "main.js") }
-}
-
-const summary = (["inventory", "gateway"] as const).map((service) => {
-  const base = median(perRequest[service].base)
-  const work = median(perRequest[service].work)
-  const cheaper = perRequest[service].work.filter((micros, i) => micros < perRequest[service].base[i]!).length
+const summary = services.map((service) => {
+  const { base, work } = samples[service]
+  const micros = (xs: typeof base) => median(xs.map((x) => x.micros))
   return {
     service,
-    baseMicros: Math.round(base),
-    workMicros: Math.round(work),
-    ratio: Math.round((work / base) * 1000) / 1000,
-    cheaperRounds: cheaper,
-    baseRps: Math.round(median(rps[service].base)),
-    workRps: Math.round(median(rps[service].work))
+    baseMicros: micros(base),
+    workMicros: micros(work),
+    ratio: Math.round((micros(work) / micros(base)) * 1000) / 1000,
+    cheaperRounds: work.filter((x, i) => x.micros < base[i]!.micros).length,
+    baseRps: Math.round(median(base.map((x) => x.rps))),
+    workRps: Math.round(median(work.map((x) => x.rps)))
   }
 })
 console.log(
@@ -183,8 +194,7 @@ writeFileSync(
       seconds,
       node: process.version,
       summary,
-      perRequest,
-      rps
+      samples
     },
     null,
     2
