@@ -7,7 +7,7 @@
 import { Readiness } from "@acme/server"
 import { TestDatabase } from "@acme/testing"
 import { assert, describe, layer } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Layer, Logger, Option, Redacted, Ref } from "effect"
+import { ConfigProvider, Context, Effect, Layer, Logger, Option, Random, Redacted, Ref } from "effect"
 import { SqlClient } from "effect/sql"
 import { Notifications } from "../src/Notifications/Notifications.ts"
 import type { OutboxMessage } from "../src/Outbox/OutboxRepo.ts"
@@ -258,15 +258,27 @@ describe("Relay", () => {
     it.effect("a defect while delivering rolls back, counts the attempt and backs off", () =>
       Effect.gen(function* () {
         const relay = yield* Relay
+        const sql = yield* SqlClient.SqlClient
         yield* setScript(() => Effect.die(new Error("bug in the handler")))
         const id = yield* enqueue()
-        assert.isTrue(yield* relay.processOne)
-        const row = yield* rowOf(id)
-        assert.deepStrictEqual([row.status, row.attempts], ["pending", 1])
-        assert.include(row.last_error ?? "", "bug in the handler")
-        assert.isFalse(yield* relay.processOne, "backing off, not looping")
-        const sql = yield* SqlClient.SqlClient
-        yield* sql`UPDATE outbox SET status = 'done', finished_at = now() WHERE id = ${id}`.pipe(Effect.orDie)
+        // The retry's jitter drawn at the middle: half of OUTBOX_BACKOFF_BASE, not a draw near 0
+        // that would make the row due again before the next claim.
+        const processOne = Effect.provideService(relay.processOne, Random.Random, {
+          nextDoubleUnsafe: () => 0.5,
+          nextIntUnsafe: () => 0
+        })
+        yield* Effect.gen(function* () {
+          assert.isTrue(yield* processOne)
+          const row = yield* rowOf(id)
+          assert.deepStrictEqual([row.status, row.attempts], ["pending", 1])
+          assert.include(row.last_error ?? "", "bug in the handler")
+          assert.isFalse(yield* processOne, "backing off, not looping")
+        }).pipe(
+          // Out of the way of the next tests, whatever happened.
+          Effect.ensuring(
+            sql`UPDATE outbox SET status = 'done', finished_at = now() WHERE id = ${id}`.pipe(Effect.orDie)
+          )
+        )
       })
     )
 
