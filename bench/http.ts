@@ -10,7 +10,9 @@
  * images and `npm start` run it, on Deno its sources), against one fresh database of the
  * PostgreSQL in DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres):
  * - P1: inventory `GET /products/{sku}` against Fastify 5 + node-postgres doing the same SELECT
- *   and JSON (bench/fastify.ts), 32 connections;
+ *   and JSON (bench/fastify.ts), 32 connections; and the Effect floor (bench/effect-floor.ts): the
+ *   same endpoint on Effect's HTTP and SQL modules with nothing of ours around it, which splits
+ *   inventory's cost into Effect's own and the kit's;
  * - P2: the gateway `GET /v1/products/{sku}` (JWT, load shedding, rate limit, route timeout,
  *   call to inventory) against inventory directly, at 4 and 32 connections: req/s ratio and the
  *   p50 / p99 the gateway adds;
@@ -105,9 +107,17 @@ try {
       { DATABASE_URL: databaseUrl },
       "/health/live"
     )
+    const floor = await start(
+      `floor-${runtime}`,
+      runtime,
+      "bench/effect-floor.ts",
+      { DATABASE_URL: databaseUrl },
+      "/health/live"
+    )
     const product = `/products/${sku}`
     targets.push(
       { name: `${runtime} P1 fastify c32`, url: fastify.url + product, connections: 32 },
+      { name: `${runtime} P1 floor c32`, url: floor.url + product, connections: 32 },
       { name: `${runtime} P1 inventory c32`, url: inventory.url + product, connections: 32 },
       { name: `${runtime} P2 direct c4`, url: inventory.url + product, connections: 4 },
       { name: `${runtime} P2 gateway c4`, url: `${gateway.url}/v1${product}`, connections: 4, headers: auth },
@@ -188,10 +198,16 @@ try {
     const cpu = (n: string, part: string) => t(n).cpuMicrosPerRequest[`${part}-${runtime}`]
     return {
       runtime,
-      p1: { ratio: t("P1 inventory c32").rps / t("P1 fastify c32").rps, target: 0.9 },
+      p1: {
+        ratio: t("P1 inventory c32").rps / t("P1 fastify c32").rps,
+        target: 0.9,
+        floor: t("P1 floor c32").rps / t("P1 fastify c32").rps,
+        inventoryOverFloor: t("P1 inventory c32").rps / t("P1 floor c32").rps
+      },
       // Microseconds of its own CPU per request, at 32 connections.
       cpu: {
         fastify: cpu("P1 fastify c32", "fastify"),
+        floor: cpu("P1 floor c32", "floor"),
         inventory: cpu("P1 inventory c32", "inventory"),
         gateway: cpu("P2 gateway c32", "gateway")
       },
@@ -237,10 +253,10 @@ try {
   }
   for (const f of figures) {
     console.log(
-      `${f.runtime}: P1 inventory/fastify ${fixed(f.p1.ratio)}x (target >= 0.9); ` +
+      `${f.runtime}: P1 inventory/fastify ${fixed(f.p1.ratio)}x (target >= 0.9), floor/fastify ${fixed(f.p1.floor)}x, inventory/floor ${fixed(f.p1.inventoryOverFloor)}x; ` +
         `P2 gateway/direct c4 ${fixed(f.p2.c4.ratio)}x, +${fixed(f.p2.c4.addedP50)} ms p50, +${fixed(f.p2.c4.addedP99)} ms p99 (target >= 0.7x, <= 1 ms p50); ` +
         `c32 ${fixed(f.p2.c32.ratio)}x, +${fixed(f.p2.c32.addedP50)} ms p50, +${fixed(f.p2.c32.addedP99)} ms p99; ` +
-        `CPU per request: fastify ${f.cpu.fastify ?? "?"} us, inventory ${f.cpu.inventory ?? "?"} us, gateway ${f.cpu.gateway ?? "?"} us` +
+        `CPU per request: fastify ${f.cpu.fastify ?? "?"} us, floor ${f.cpu.floor ?? "?"} us, inventory ${f.cpu.inventory ?? "?"} us, gateway ${f.cpu.gateway ?? "?"} us` +
         ("tracing" in f && f.tracing
           ? `; OTLP 100% sampled/no exporter ${fixed(f.tracing.otlpAllSampledRatio)}x`
           : "")

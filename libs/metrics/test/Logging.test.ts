@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Logger } from "effect"
-import { batchedStdout, jsonLogger, layerJsonLogger } from "../src/index.ts"
+import { batchedStdout, jsonLogger, layerJsonLogger, LogFields } from "../src/index.ts"
 
 const capture = () => {
   const lines: Array<Record<string, any>> = []
@@ -25,6 +25,29 @@ describe("JSON logs", () => {
           assert.match(line.trace_id, /^[0-9a-f]{32}$/)
           assert.match(line.span_id, /^[0-9a-f]{16}$/)
           assert.ok(!Number.isNaN(Date.parse(line.timestamp)))
+        })
+      )
+    )
+  })
+
+  it.effect("LogFields are top-level keys of the line, over the annotations, and not in its message", () => {
+    const { lines, logger } = capture()
+    return Effect.logInfo(
+      "request",
+      new LogFields({ status: 200, route: "/a" }),
+      7,
+      new LogFields({ status: 504 })
+    ).pipe(
+      Effect.annotateLogs({ request_id: "r-1", route: "annotated" }),
+      Effect.provide(Logger.layer([logger])),
+      Effect.andThen(
+        Effect.sync(() => {
+          const [line] = lines
+          assert.strictEqual(line.message, "request 7")
+          assert.strictEqual(line.status, 504)
+          assert.strictEqual(line.route, "/a")
+          assert.strictEqual(line.request_id, "r-1")
+          assert.notProperty(line, "fields")
         })
       )
     )

@@ -13,7 +13,7 @@
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import type { HealthApi } from "@acme/contracts"
 import { NotReady } from "@acme/contracts"
-import { HttpMetrics, layerJsonLogger, layerTracing } from "@acme/metrics"
+import { HttpMetrics, layerJsonLogger, LogFields, layerTracing } from "@acme/metrics"
 import {
   Cause,
   ConfigProvider,
@@ -43,7 +43,6 @@ import { createServer } from "node:http"
 import * as Admin from "./Admin.ts"
 import { enrich, fromCause, layerProblemDetails, pathOf, problem } from "./Problems.ts"
 import { Readiness } from "./Readiness.ts"
-import * as Timeout from "./Timeout.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 
 const methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -62,6 +61,9 @@ const allowedMethodsOf = (api: HttpApi.HttpApi<string, any>) => {
 }
 
 const requestIdPattern = /^[\w.:-]{1,128}$/
+
+/** The longest delay `setTimeout` takes (about 24.8 days); a longer one would fire at once. */
+const maxTimerMillis = 2 ** 31 - 1
 
 /** Paths that are neither traced nor logged per request: probes (scrapes go to the admin port). */
 const isOperational = (request: HttpServerRequest.HttpServerRequest) => request.url.startsWith("/health/")
@@ -89,6 +91,14 @@ const durationOf = (method: string, route: string, status: number) => {
  * Wraps every request, matched or not: request id, request timeout (504), problem+json for
  * every failure, metrics, the request log line. One step around the handler, as this runs on
  * every request: its outcome goes through one `matchCauseEffect`.
+ *
+ * The request timeout interrupts the request's own fiber from a timer instead of running the
+ * handler in a child fiber as `Effect.timeoutOrElse` (and `Timeout.orElse`) do. A client that
+ * goes away already interrupts this fiber the same way (`NodeHttpServer`), and the server runs it
+ * uninterruptibly but for the handler, so the failure branch below still answers, here 504.
+ * Why: the child fiber and the resumption of this one when it ends showed as the largest single
+ * item of the kit in inventory's profile (`npm run bench -- compare` measured the change; see
+ * bench/README.md).
  */
 const kitMiddleware = (
   allowedMethods: (request: HttpServerRequest.HttpServerRequest) => ReadonlyArray<string>
@@ -97,8 +107,9 @@ const kitMiddleware = (
     Effect.gen(function* () {
       const config = yield* ServerConfig
       const readiness = yield* Readiness
-      const onTimeout = () =>
-        Effect.succeed(problem(504, `No response within ${Duration.format(config.requestTimeout)}`))
+      const timeoutMillis = Duration.toMillis(config.requestTimeout)
+      const timedOutProblem = () =>
+        problem(504, `No response within ${Duration.format(config.requestTimeout)}`)
       return (httpEffect): Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled> =>
         Effect.withFiber((fiber) => {
           const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
@@ -110,12 +121,15 @@ const kitMiddleware = (
           const operational = isOperational(request)
           const started = performance.now()
           if (!operational) HttpMetrics.serverActiveRequests.modifyUnsafe(1, fiber.context)
-          // The router sets the route in the handler's fiber, which the timeout runs apart.
-          let route = "unmatched"
-          const captureRoute = Effect.withFiber((handlerFiber) => {
-            route = Context.getOrUndefined(handlerFiber.context, HttpRouter.RouteContext)?.route.path ?? route
-            return Effect.void
-          })
+          let timedOut = false
+          // A bound beyond what one `setTimeout` can wait (about 24.8 days) is no bound.
+          const timer =
+            timeoutMillis <= maxTimerMillis
+              ? setTimeout(() => {
+                  timedOut = true
+                  fiber.interruptUnsafe(fiber.id)
+                }, timeoutMillis)
+              : undefined
 
           const respond = (response: HttpServerResponse.HttpServerResponse) => {
             let sent = HttpServerResponse.setHeader(
@@ -127,12 +141,17 @@ const kitMiddleware = (
             // until the keep-alive timeout and holding shutdown up.
             if (readiness.isDraining()) sent = HttpServerResponse.setHeader(sent, "connection", "close")
             if (operational) return Effect.succeed(sent)
+            // The router put the matched route in this fiber's context; it is there until the
+            // request ends.
+            const route =
+              Context.getOrUndefined(fiber.context, HttpRouter.RouteContext)?.route.path ?? "unmatched"
             const elapsed = performance.now() - started
             HttpMetrics.serverActiveRequests.modifyUnsafe(-1, fiber.context)
             durationOf(request.method, route, response.status).updateUnsafe(elapsed / 1000, fiber.context)
             return Effect.as(
-              Effect.logInfo("request").pipe(
-                Effect.annotateLogs({
+              Effect.logInfo(
+                "request",
+                new LogFields({
                   method: request.method,
                   route,
                   path,
@@ -148,17 +167,16 @@ const kitMiddleware = (
             // The server runs the request fiber uninterruptibly up to here; without this neither
             // the timeout nor a client that goes away would interrupt the handler (nor its SQL
             // and downstream calls).
-            Effect.interruptible(
-              Timeout.orElse(Effect.ensuring(httpEffect, captureRoute), {
-                duration: config.requestTimeout,
-                orElse: onTimeout
-              })
-            ),
+            Effect.interruptible(httpEffect),
             {
-              onSuccess: respond,
+              onSuccess: (response) => {
+                clearTimeout(timer)
+                return respond(response)
+              },
               onFailure: (cause) => {
-                const response = fromCause(cause, allowedMethods, request)
-                return response.status >= 500
+                clearTimeout(timer)
+                const response = timedOut ? timedOutProblem() : fromCause(cause, allowedMethods, request)
+                return response.status >= 500 && !timedOut
                   ? Effect.andThen(Effect.logError("request failed", cause), respond(response))
                   : respond(response)
               }

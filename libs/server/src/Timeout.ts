@@ -1,6 +1,7 @@
 /**
- * The time bounds of the hot paths: the request timeout of every service, every downstream call
- * (the attempt and the HTTP exchange), the gateway's route budgets and its rate limit store.
+ * The time bounds of the hot paths: every downstream call (the attempt and the HTTP exchange),
+ * the gateway's route budgets and its rate limit store, the outbox delivery. (The request timeout
+ * of every service needs no child fiber at all: the kit interrupts the request's own fiber.)
  *
  * Why not `Effect.timeoutOrElse`: it races the effect against a sleep in two forked fibers. At
  * four or five bounds per proxied request that showed in the gateway's profile (`forkUnsafe`

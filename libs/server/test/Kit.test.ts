@@ -278,12 +278,22 @@ describe("service kit", () => {
 
   it.live("a handler slower than REQUEST_TIMEOUT gets 504 and is interrupted", () =>
     withService(
-      ({ client, probe }) =>
+      ({ client, logs, probe }) =>
         Effect.gen(function* () {
           const response = yield* client.get("/slow")
           assert.strictEqual(response.status, 504)
-          assert.strictEqual((yield* problemOf(response)).status, 504)
+          const problem = yield* problemOf(response)
+          assert.strictEqual(problem.status, 504)
+          assert.strictEqual(problem.requestId, response.headers["x-request-id"])
           assert.isTrue(yield* Ref.get(probe.slowInterrupted))
+          // Logged once, as a request of its route, with the 504.
+          const lines = logs.filter((line) => line.path === "/slow")
+          assert.deepStrictEqual(
+            lines.map((line) => [line.message, line.route, line.status]),
+            [["request", "/slow", 504]]
+          )
+          // The request's fiber was interrupted, not the service: the next request is answered.
+          assert.strictEqual((yield* client.get("/things/1")).status, 200)
         }),
       { REQUEST_TIMEOUT: "100 millis" }
     )

@@ -10,6 +10,7 @@
  * advance the saga with its outcome; a dead-lettered step advances it with `DeadLettered`.
  */
 import type { OrderId } from "@acme/contracts"
+import { LogFields } from "@acme/metrics"
 import { Context, Effect, Layer, Metric, Option, Schema } from "effect"
 import { EventsRepo } from "../Events/EventsRepo.ts"
 import * as Metrics from "../Metrics.ts"
@@ -130,8 +131,9 @@ export class SagaRunner extends Context.Service<
         )
         yield* Metric.update(Metrics.completed(next.status, next.reason), 1)
         yield* Metric.update(Metrics.sagaDuration(next.status), ageSeconds)
-        yield* Effect.logInfo("order saga ended").pipe(
-          Effect.annotateLogs({ "order.id": order.id, status: next.status, reason: next.reason ?? "" })
+        yield* Effect.logInfo(
+          "order saga ended",
+          new LogFields({ "order.id": order.id, status: next.status, reason: next.reason ?? "" })
         )
         return updated
       })
