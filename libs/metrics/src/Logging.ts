@@ -46,8 +46,9 @@ export const batchedStdout = (write: (chunk: string) => void = (chunk) => proces
  * Fields of one log line, written as top-level keys of its JSON object:
  * `Effect.logInfo("request", new LogFields({ status: 200 }))`. For a line written on every
  * request this is the cheap form: `Effect.annotateLogs` around one line replaces the fiber's
- * context twice (in and out), which cost the kit's request log line about 30 us of CPU per
- * request in inventory (measured with `npm run bench -- compare`, see bench/README.md).
+ * context twice (in and out); the kit's request log line in this form took about 7% off
+ * inventory's CPU per read (`npm run bench -- compare`, see bench/README.md). Annotations
+ * remain the way to put a field on every line of a scope (the kit's `request_id`).
  */
 export class LogFields {
   readonly fields: Record<string, unknown>
