@@ -1,7 +1,7 @@
 /**
  * The Effect floor for P1: inventory's `GET /products/{sku}` with nothing of ours around it. The
- * same contract schemas (`Sku`, `Product`, `ProductNotFound`) and the same SELECT decoded by the
- * same row schema, served by `HttpApiBuilder` on `NodeHttpServer` with `@effect/sql-pg`'s own
+ * same contract schemas (`Sku`, `Product`, `ProductNotFound`) and the same SELECT decoded by
+ * inventory's own row schema (`ProductRow`, `toProduct`), served by `HttpApiBuilder` on `NodeHttpServer` with `@effect/sql-pg`'s own
  * pool of the same size (`DB_POOL_MAX`, default 10); no kit middleware (request id, time bound,
  * problem+json, metrics, request log), Effect's logger off, no tracer configured.
  *
@@ -14,12 +14,12 @@ import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
 import { Sku } from "@acme/contracts"
 import { Product, ProductNotFound } from "@acme/contracts/inventory"
-import { NumberFromInt8 } from "@acme/pool"
 import { Config, Effect, Layer, Option, Schema } from "effect"
 import { HttpRouter } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { SqlClient, SqlSchema } from "effect/sql"
 import { createServer } from "node:http"
+import { ProductRow, toProduct } from "../apps/inventory/src/Products/ProductsRepo.ts"
 
 class Products extends HttpApiGroup.make("products")
   .add(
@@ -32,14 +32,6 @@ class Products extends HttpApiGroup.make("products")
   .add(HttpApiEndpoint.get("live", "/health/live", { success: Schema.Struct({ status: Schema.String }) })) {}
 
 class Api extends HttpApi.make("floor").add(Products) {}
-
-const ProductRow = Schema.Struct({
-  sku: Sku,
-  name: Schema.String,
-  price_amount: NumberFromInt8,
-  currency: Schema.String,
-  available: Schema.Int
-})
 
 const handlers = HttpApiBuilder.group(
   Api,
@@ -60,13 +52,7 @@ const handlers = HttpApiBuilder.group(
           Effect.flatMap(
             Option.match({
               onNone: () => Effect.fail(new ProductNotFound({ sku: params.sku, detail: "no such product" })),
-              onSome: (row) =>
-                Effect.succeed({
-                  sku: row.sku,
-                  name: row.name,
-                  price: { amount: row.price_amount, currency: row.currency },
-                  available: row.available
-                })
+              onSome: (row) => Effect.succeed(toProduct(row))
             })
           )
         )

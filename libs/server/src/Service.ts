@@ -44,6 +44,7 @@ import * as Admin from "./Admin.ts"
 import { enrich, fromCause, layerProblemDetails, pathOf, problem } from "./Problems.ts"
 import { Readiness } from "./Readiness.ts"
 import { ServerConfig } from "./ServerConfig.ts"
+import { maxTimerMillis } from "./Timeout.ts"
 
 const methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -61,9 +62,6 @@ const allowedMethodsOf = (api: HttpApi.HttpApi<string, any>) => {
 }
 
 const requestIdPattern = /^[\w.:-]{1,128}$/
-
-/** The longest delay `setTimeout` takes (about 24.8 days); a longer one would fire at once. */
-const maxTimerMillis = 2 ** 31 - 1
 
 /** Paths that are neither traced nor logged per request: probes (scrapes go to the admin port). */
 const isOperational = (request: HttpServerRequest.HttpServerRequest) => request.url.startsWith("/health/")

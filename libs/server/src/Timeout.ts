@@ -16,7 +16,8 @@
 import { Clock, Context, Duration, Effect, Fiber } from "effect"
 import { dual } from "effect/Function"
 
-const maxTimerMillis = 2 ** 31 - 1
+/** The longest delay `setTimeout` takes (about 24.8 days); a longer one fires at once. */
+export const maxTimerMillis = 2 ** 31 - 1
 
 export const orElse: {
   <A2, E2, R2>(options: {

@@ -9,7 +9,7 @@ import { Array as Arr, Context, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient, SqlSchema } from "effect/sql"
 
 /** A `products` row as the queries below select it. */
-const ProductRow = Schema.Struct({
+export const ProductRow = Schema.Struct({
   sku: Sku,
   name: Schema.String,
   price_amount: NumberFromInt8,
@@ -18,7 +18,7 @@ const ProductRow = Schema.Struct({
 })
 type ProductRow = typeof ProductRow.Type
 
-const toProduct = (row: ProductRow): Product => ({
+export const toProduct = (row: ProductRow): Product => ({
   sku: row.sku,
   name: row.name,
   price: { amount: row.price_amount, currency: row.currency },
