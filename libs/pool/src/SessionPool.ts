@@ -4,13 +4,19 @@
  *
  * Why not `PgClient.make`: its pool (`PgPool`) keeps the underlying `effect/Pool` private and
  * exposes no counts, so nothing outside it can tell a used connection from an idle one or see
- * who is waiting. Instead, each connection here is a *session*: an upstream `PgClient` of
- * exactly one connection (so everything upstream does per connection still applies: reconnect
- * after the socket dies, `DB_MAX_LIFETIME`, retiring a session whose interrupted statement was
- * not confirmed cancelled). The sessions live in an `effect/Pool` that we own, sized by
- * `minConnections`/`maxConnections`, closing sessions idle for `idleTimeout`; its
- * `Pool.stats` are the numbers the metrics publish. Every statement leases a session and pins
- * its connection (`reserve`), which is what upstream does for a transaction.
+ * who is waiting. Instead, each connection here is a *session*: an upstream `PgPool` of exactly
+ * one connection (so everything upstream does per connection still applies: reconnect after the
+ * socket dies, `DB_MAX_LIFETIME`, retiring a session whose interrupted statement was not
+ * confirmed cancelled). The sessions live in an `effect/Pool` that we own, sized by
+ * `minConnections`/`maxConnections`, closing sessions idle for `idleTimeout`; its `Pool.stats`
+ * are the numbers the metrics publish.
+ *
+ * A statement borrows a session for its own duration and runs on the session's connection
+ * unpinned (`PgPool.use`), as upstream's own pool does: the lease is already exclusive. A
+ * transaction, stream or listener pins it (`PgPool.reserve`) for as long as its scope lasts.
+ * (Pinning every statement, as this module first did, cost 15% of the CPU of a one-statement
+ * read: bench/README.md.) `Connection` below adapts a `PgConnection` to `effect/sql`, as
+ * upstream's private one does.
  *
  * What a session counts as: `used` = leased by a statement, transaction, stream or listener;
  * `idle` = open and not leased (a session whose connection died stays `idle` until its next
@@ -20,9 +26,9 @@
  * with the same transaction statements as `PgClient` (including failing a `COMMIT` that
  * PostgreSQL answered with `ROLLBACK`). Multiplexing (`multiplex`) is not supported.
  */
-import { PgClient } from "@effect/sql-pg"
+import { PgClient, PgPool } from "@effect/sql-pg"
 import type { PgConnection } from "@effect/sql-pg"
-import { Effect, Pool, Redacted } from "effect"
+import { Effect, Pool, Redacted, Stream } from "effect"
 import type { Scope } from "effect"
 import type { Reactivity } from "effect/reactivity"
 import { SqlClient, SqlError, Statement } from "effect/sql"
@@ -39,6 +45,27 @@ export interface SessionPool {
 /** The JSON fragment the upstream compiler understands (`PgClient.makeCompiler`). */
 interface PgJson extends Statement.Custom<"PgJson", unknown> {}
 const PgJson = Statement.custom<PgJson>("PgJson")
+
+type TransformRows = (<A extends object>(rows: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
+
+/** A `PgConnection` as `effect/sql` calls it: rows keyed by column, optionally transformed. */
+const connection = (pg: PgConnection.PgConnection): SqlConnection.Connection => {
+  const rows = (sql: string, params: ReadonlyArray<unknown>, prepare: boolean, transform: TransformRows) =>
+    Effect.map(pg.query(sql, params, prepare), (result) =>
+      transform === undefined ? result.rows : transform(result.rows)
+    )
+  return {
+    execute: (sql, params, transform) => rows(sql, params, true, transform),
+    executeUnprepared: (sql, params, transform) => rows(sql, params, false, transform),
+    executeRaw: (sql, params) => pg.query(sql, params),
+    executeValues: (sql, params) => pg.queryValues(sql, params),
+    executeValuesUnprepared: (sql, params) => pg.queryValues(sql, params, false),
+    executeStream: (sql, params, transform) =>
+      transform === undefined
+        ? pg.stream(sql, params)
+        : Stream.mapArray(pg.stream(sql, params), (rows) => transform(rows) as typeof rows)
+  }
+}
 
 /** `COMMIT` in a failed transaction answers `ROLLBACK`: that is a failure, not a success. */
 const commit = (connection: SqlConnection.Connection): Effect.Effect<void, SqlError.SqlError> =>
@@ -85,8 +112,8 @@ export const make = Effect.fnUntraced(function* (
   // A session exists once its connection is open: a failure to connect fails the lease that
   // asked for it, as it would with `PgClient.make`.
   const openSession = Effect.tap(
-    PgClient.make({ ...config, minConnections: 1, maxConnections: 1, multiplex: false }),
-    (session) => Effect.scoped(session.reserve)
+    PgPool.make({ ...config, minConnections: 1, maxConnections: 1, multiplex: false }),
+    (session) => Effect.scoped(session.get)
   )
   const sessions = yield* Pool.makeWithTTL({
     acquire: openSession,
@@ -96,10 +123,12 @@ export const make = Effect.fnUntraced(function* (
     timeToLiveStrategy: "usage"
   })
 
-  const acquirer: SqlConnection.Acquirer = Effect.flatMap(Pool.get(sessions), (session) => session.reserve)
+  /** A session pinned until the scope closes: transactions, streams, listeners. */
+  const reserve = Effect.flatMap(Pool.get(sessions), (session) => session.reserve)
+  const acquirer: SqlConnection.Acquirer = Effect.map(reserve, connection)
   const sql = yield* SqlClient.make({
     acquirer,
-    borrower: (f) => Pool.use(sessions, (session) => Effect.scoped(Effect.flatMap(session.reserve, f))),
+    borrower: (f) => Pool.use(sessions, (session) => session.use((pg) => f(connection(pg)))),
     transactionAcquirer: acquirer,
     compiler: PgClient.makeCompiler(config.transformQueryNames, config.transformJson),
     driver: "pg",
@@ -119,9 +148,8 @@ export const make = Effect.fnUntraced(function* (
     config,
     json: (value: unknown) => Statement.fragment([PgJson(value)]),
     // A listener holds its session for as long as it listens.
-    listen: (channel: string) => Effect.flatMap(Pool.get(sessions), (session) => session.listen(channel)),
-    notify: (channel: string, payload: string) =>
-      Pool.use(sessions, (session) => session.notify(channel, payload))
+    listen: (channel: string) => Effect.flatMap(reserve, (pg) => pg.listen(channel)),
+    notify: (channel: string, payload: string) => Effect.asVoid(sql`SELECT pg_notify(${channel}, ${payload})`)
   })
   return { client, stats: Pool.stats(sessions) }
 })

@@ -2,7 +2,7 @@ import { TestDatabase } from "@acme/testing"
 import { Readiness } from "@acme/server"
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Fiber, Layer, Metric, Queue, Redacted } from "effect"
+import { ConfigProvider, Effect, Fiber, Layer, Metric, Queue, Redacted, Stream } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { SqlClient } from "effect/sql"
 import { Database, PoolMetrics } from "../src/index.ts"
@@ -228,6 +228,30 @@ describe("Database client", () => {
         const rows = yield* sql<{ n: number }>`SELECT 1 AS n`
         assert.strictEqual(rows[0].n, 1)
         assert.strictEqual((yield* eventually(gauges("interrupted"), (g) => g.used === 0)).used, 0)
+      })
+    )
+  )
+
+  it.live("a connection PostgreSQL closed is replaced, and a stream runs on a pinned one", () =>
+    withPool(
+      { DB_POOL_MAX: "1" },
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const pid = sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.pipe(
+          Effect.map((rows) => rows[0].pid)
+        )
+        const first = yield* pid
+        // The only connection's backend ends itself: the statement fails with the socket.
+        yield* Effect.flip(sql`SELECT pg_terminate_backend(pg_backend_pid())`)
+        // The next statement gets a new connection, not an error.
+        const second = yield* pid
+        assert.notStrictEqual(second, first)
+        const rows = yield* Stream.runCollect(sql<{ n: number }>`SELECT generate_series(1, 3) AS n`.stream)
+        assert.deepStrictEqual(
+          rows.map((row) => row.n),
+          [1, 2, 3]
+        )
+        assert.strictEqual(yield* pid, second)
       })
     )
   )
