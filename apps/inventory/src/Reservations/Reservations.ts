@@ -105,7 +105,12 @@ export class Reservations extends Context.Service<
         const expiresAt = DateTime.addDuration(yield* DateTime.now, ttl)
         return yield* repo.transaction(
           Effect.gen(function* () {
-            if (!(yield* repo.insert(id, expiresAt))) {
+            const { inserted, stock: locked } = yield* repo.insert(
+              id,
+              expiresAt,
+              items.map((i) => i.sku)
+            )
+            if (!inserted) {
               const existing = yield* load(id)
               if (!sameItems(existing, items)) {
                 return yield* new ReservationMismatch({
@@ -116,7 +121,7 @@ export class Reservations extends Context.Service<
               return { reservation: existing, created: false }
             }
 
-            const stock = new Map((yield* repo.lockStock(items.map((i) => i.sku))).map((s) => [s.sku, s]))
+            const stock = new Map(locked.map((s) => [s.sku, s]))
             const unknown = items.filter((i) => !stock.has(i.sku)).map((i) => i.sku)
             if (unknown.length > 0) {
               return yield* new UnknownProducts({
@@ -150,9 +155,15 @@ export class Reservations extends Context.Service<
               return yield* new AmountTooLarge({ currency, detail: "The total exceeds 10^12 minor units" })
             }
 
-            yield* repo.takeStock(items)
-            yield* repo.insertItems(id, priced)
-            return { reservation: yield* load(id), created: true }
+            yield* repo.takeStock(id, priced)
+            const reservation: Reservation = {
+              reservationId: id,
+              state: "RESERVED",
+              items: priced,
+              total: { amount: total, currency },
+              expiresAt
+            }
+            return { reservation, created: true }
           })
         )
       })
@@ -183,7 +194,7 @@ export class Reservations extends Context.Service<
                 case "refuse":
                   return yield* refuse(state, "")
                 case "repeat":
-                  break
+                  return { _tag: "Done" as const, reservation: locked.value }
                 case "apply":
                   if (action === "release") {
                     yield* repo.release([id])
@@ -201,7 +212,11 @@ export class Reservations extends Context.Service<
                     yield* repo.markCommitted(id)
                   }
               }
-              return { _tag: "Done" as const, reservation: yield* load(id) }
+              // Under the row lock nothing else moved it: it is where the action leads.
+              return {
+                _tag: "Done" as const,
+                reservation: { ...locked.value, state: transitions[action].to }
+              }
             })
           )
           if (outcome._tag === "Expired") return yield* outcome.error

@@ -1,11 +1,11 @@
 import { NumberFromInt8 } from "@acme/pool"
 /**
  * SQL for reservations and the stock they hold. Every method that changes stock expects to run
- * inside `transaction`, and takes row locks on products in SKU order (`lockStock`,
+ * inside `transaction`, and takes row locks on products in SKU order (`insert`,
  * `release`), so two transactions touching the same products always lock them in the same order
  * and cannot deadlock. Database and decode failures are defects here.
  */
-import type { Reservation, ReservationItem, ReservationItemRequest } from "@acme/contracts/inventory"
+import type { Reservation, ReservationItem } from "@acme/contracts/inventory"
 import { ReservationState } from "@acme/contracts/inventory"
 import { OrderId, Sku } from "@acme/contracts"
 import { Array as Arr, Context, DateTime, Effect, Layer, Option, Schema } from "effect"
@@ -18,20 +18,14 @@ export interface LockedStock {
   readonly price: { readonly amount: number; readonly currency: string }
 }
 
-/** A reservation's state and expiry, read under a row lock. */
-export interface LockedReservation {
-  readonly state: ReservationState
-  readonly expiresAt: DateTime.Utc
-}
-
-const StockRow = Schema.Struct({
-  sku: Sku,
-  available: Schema.Int,
-  price_amount: NumberFromInt8,
-  currency: Schema.String
+/** A product locked by `insert`, or none (`sku` null) when no product matched. */
+const InsertRow = Schema.Struct({
+  inserted: Schema.Boolean,
+  sku: Schema.NullOr(Sku),
+  available: Schema.NullOr(Schema.Int),
+  price_amount: Schema.NullOr(NumberFromInt8),
+  currency: Schema.NullOr(Schema.String)
 })
-
-const HeaderRow = Schema.Struct({ state: ReservationState, expires_at: Schema.DateTimeUtcFromDate })
 
 /** One item of a reservation joined with its header. */
 const ReservationRow = Schema.Struct({
@@ -46,8 +40,7 @@ const ReservationRow = Schema.Struct({
 
 const IdRow = Schema.Struct({ id: OrderId })
 
-const decodeStock = Schema.decodeUnknownEffect(Schema.Array(StockRow))
-const decodeHeader = Schema.decodeUnknownEffect(Schema.Array(HeaderRow))
+const decodeInsert = Schema.decodeUnknownEffect(Schema.Array(InsertRow))
 const decodeReservation = Schema.decodeUnknownEffect(Schema.Array(ReservationRow))
 const decodeIds = Schema.decodeUnknownEffect(Schema.Array(IdRow))
 
@@ -77,18 +70,24 @@ export class ReservationsRepo extends Context.Service<
     /** Runs `self` in one transaction: committed if it succeeds, rolled back if it fails. */
     readonly transaction: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
     /**
-     * Inserts a RESERVED reservation without items; false if the id exists. A concurrent insert
-     * of the same id waits for the first transaction to end, so exactly one of them inserts.
+     * Inserts a RESERVED reservation without items (`inserted` false if the id exists), and
+     * locks the products among `skus` that exist, in SKU order, until the transaction ends. A
+     * concurrent insert of the same id waits for the first transaction to end, so exactly one of
+     * them inserts. One statement: reserving is the hot path of every order.
      */
-    readonly insert: (id: OrderId, expiresAt: DateTime.Utc) => Effect.Effect<boolean>
+    readonly insert: (
+      id: OrderId,
+      expiresAt: DateTime.Utc,
+      skus: ReadonlyArray<Sku>
+    ) => Effect.Effect<{ readonly inserted: boolean; readonly stock: ReadonlyArray<LockedStock> }>
     readonly find: (id: OrderId) => Effect.Effect<Option.Option<Reservation>>
-    /** The reservation's state, locked until the transaction ends. */
-    readonly lock: (id: OrderId) => Effect.Effect<Option.Option<LockedReservation>>
-    /** The products among `skus` that exist, locked in SKU order until the transaction ends. */
-    readonly lockStock: (skus: ReadonlyArray<Sku>) => Effect.Effect<ReadonlyArray<LockedStock>>
-    /** Takes the items' quantities from stock (locked and checked by the caller). */
-    readonly takeStock: (items: ReadonlyArray<ReservationItemRequest>) => Effect.Effect<void>
-    readonly insertItems: (id: OrderId, items: ReadonlyArray<ReservationItem>) => Effect.Effect<void>
+    /** The reservation with its items, its row locked until the transaction ends. */
+    readonly lock: (id: OrderId) => Effect.Effect<Option.Option<Reservation>>
+    /**
+     * Takes the items' quantities from stock (locked and checked by the caller) and adds them to
+     * the reservation, in one statement.
+     */
+    readonly takeStock: (id: OrderId, items: ReadonlyArray<ReservationItem>) => Effect.Effect<void>
     readonly markCommitted: (id: OrderId) => Effect.Effect<void>
     /** Returns the reservations' stock and marks them RELEASED (they must be RESERVED). */
     readonly release: (ids: ReadonlyArray<OrderId>) => Effect.Effect<void>
@@ -111,84 +110,88 @@ export class ReservationsRepo extends Context.Service<
           .withTransaction(self)
           .pipe(Effect.catchIf(SqlError.isSqlError, (error) => Effect.die(error))) as Effect.Effect<A, E, R>
 
-      const insert = (id: OrderId, expiresAt: DateTime.Utc) =>
+      // The products are read in a lateral subquery so that the row saying whether the
+      // reservation was inserted comes back even when no SKU matches.
+      const insert = (id: OrderId, expiresAt: DateTime.Utc, skus: ReadonlyArray<Sku>) =>
         sql`
-          INSERT INTO reservations (id, state, expires_at)
-          VALUES (${id}, 'RESERVED', ${DateTime.toDateUtc(expiresAt)})
-          ON CONFLICT (id) DO NOTHING
-          RETURNING id
+          WITH inserted AS (
+            INSERT INTO reservations (id, state, expires_at)
+            VALUES (${id}, 'RESERVED', ${DateTime.toDateUtc(expiresAt)})
+            ON CONFLICT (id) DO NOTHING
+            RETURNING id
+          )
+          SELECT EXISTS (SELECT 1 FROM inserted) AS inserted, p.sku, p.available, p.price_amount, p.currency
+          FROM (SELECT 1) AS one
+          LEFT JOIN LATERAL (
+            SELECT sku, available, price_amount, currency FROM products
+            WHERE sku = ANY(${skus}::text[])
+            ORDER BY sku
+            FOR UPDATE
+          ) AS p ON true
+          ORDER BY p.sku
         `.pipe(
-          Effect.map((rows) => rows.length === 1),
+          Effect.flatMap(decodeInsert),
+          Effect.map((rows) => ({
+            inserted: rows[0]?.inserted ?? false,
+            stock: rows.flatMap((row) =>
+              row.sku === null
+                ? []
+                : [
+                    {
+                      sku: row.sku,
+                      available: row.available!,
+                      price: { amount: row.price_amount!, currency: row.currency! }
+                    }
+                  ]
+            )
+          })),
           Effect.orDie
         )
 
-      const find = (id: OrderId) =>
+      const selectReservation = (id: OrderId, lock: boolean) =>
         sql`
           SELECT r.id, r.state, r.expires_at, i.sku, i.quantity, i.unit_price_amount, i.currency
           FROM reservations r JOIN reservation_items i ON i.reservation_id = r.id
           WHERE r.id = ${id}
           ORDER BY i.sku
+          ${lock ? sql`FOR UPDATE OF r` : sql``}
         `.pipe(Effect.flatMap(decodeReservation), Effect.map(toReservation), Effect.orDie)
 
-      const lock = (id: OrderId) =>
-        sql`SELECT state, expires_at FROM reservations WHERE id = ${id} FOR UPDATE`.pipe(
-          Effect.flatMap(decodeHeader),
-          Effect.map((rows) =>
-            Option.map(Arr.head(rows), (row) => ({ state: row.state, expiresAt: row.expires_at }))
-          ),
-          Effect.orDie
-        )
+      const find = (id: OrderId) => selectReservation(id, false)
+      const lock = (id: OrderId) => selectReservation(id, true)
 
-      const lockStock = (skus: ReadonlyArray<Sku>) =>
+      // The `available >= quantity` condition never fails after `insert` locked and the caller
+      // checked; it keeps this statement safe on its own, and the CHECK stays the backstop.
+      const takeStock = (id: OrderId, items: ReadonlyArray<ReservationItem>) =>
         sql`
-          SELECT sku, available, price_amount, currency FROM products
-          WHERE sku = ANY(${skus}::text[])
-          ORDER BY sku
-          FOR UPDATE
-        `.pipe(
-          Effect.flatMap(decodeStock),
-          Effect.map((rows) =>
-            rows.map((row) => ({
-              sku: row.sku,
-              available: row.available,
-              price: { amount: row.price_amount, currency: row.currency }
-            }))
+          WITH items AS (
+            SELECT * FROM unnest(
+              ${items.map((i) => i.sku)}::text[],
+              ${items.map((i) => i.quantity)}::int[],
+              ${items.map((i) => i.unitPrice.amount)}::bigint[],
+              ${items.map((i) => i.unitPrice.currency)}::text[]
+            ) AS t (sku, quantity, unit_price_amount, currency)
           ),
-          Effect.orDie
-        )
-
-      // The `available >= quantity` condition never fails after `lockStock` checked under the
-      // same locks; it keeps this statement safe on its own, and the CHECK stays the backstop.
-      const takeStock = (items: ReadonlyArray<ReservationItemRequest>) =>
-        sql`
-          UPDATE products p SET available = p.available - t.quantity, updated_at = now()
-          FROM unnest(${items.map((i) => i.sku)}::text[], ${items.map((i) => i.quantity)}::int[])
-            AS t (sku, quantity)
-          WHERE p.sku = t.sku AND p.available >= t.quantity
-          RETURNING p.sku
+          taken AS (
+            UPDATE products p SET available = p.available - items.quantity, updated_at = now()
+            FROM items
+            WHERE p.sku = items.sku AND p.available >= items.quantity
+            RETURNING p.sku
+          ),
+          added AS (
+            INSERT INTO reservation_items (reservation_id, sku, quantity, unit_price_amount, currency)
+            SELECT ${id}, sku, quantity, unit_price_amount, currency FROM items
+            RETURNING sku
+          )
+          SELECT (SELECT count(*) FROM taken)::int AS taken
         `.pipe(
           Effect.orDie,
           Effect.flatMap((rows) =>
-            rows.length === items.length
+            rows[0]?.["taken"] === items.length
               ? Effect.void
-              : Effect.die(new Error(`took stock for ${rows.length} of ${items.length} items`))
+              : Effect.die(new Error(`took stock for ${rows[0]?.["taken"]} of ${items.length} items`))
           )
         )
-
-      const insertItems = (id: OrderId, items: ReadonlyArray<ReservationItem>) =>
-        Arr.isReadonlyArrayNonEmpty(items)
-          ? sql`
-              INSERT INTO reservation_items ${sql.insert(
-                Arr.map(items, (item) => ({
-                  reservation_id: id,
-                  sku: item.sku,
-                  quantity: item.quantity,
-                  unit_price_amount: item.unitPrice.amount,
-                  currency: item.unitPrice.currency
-                }))
-              )}
-            `.pipe(Effect.asVoid, Effect.orDie)
-          : Effect.void
 
       const markCommitted = (id: OrderId) =>
         sql`UPDATE reservations SET state = 'COMMITTED', updated_at = now() WHERE id = ${id}`.pipe(
@@ -243,9 +246,7 @@ export class ReservationsRepo extends Context.Service<
         insert,
         find,
         lock,
-        lockStock,
         takeStock,
-        insertItems,
         markCommitted,
         release,
         returnStock,
