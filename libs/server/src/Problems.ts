@@ -8,6 +8,8 @@ import { Cause, Effect, Option, SchemaIssue } from "effect"
 import type { HttpServerRequest } from "effect/http"
 import { HttpBody, HttpServerError, HttpServerResponse, ProblemDetails } from "effect/http"
 import { HttpApiError, HttpApiMiddleware } from "effect/http-api"
+import { SqlError } from "effect/sql"
+import { problemType } from "@acme/contracts"
 
 const titles: Record<number, string> = {
   400: "Bad Request",
@@ -44,6 +46,13 @@ export const problem = (
     },
     { status, contentType: ProblemDetails.contentType, headers: options?.headers }
   )
+
+/**
+ * The database could not be reached (connection refused or lost, PostgreSQL restarting): a
+ * repository's `orDie` made it a defect, but it is not the request's fault nor a bug. The
+ * client gets what the gateway answers for a service that is down: 503, retry in a second.
+ */
+const databaseUnavailable = (u: unknown) => SqlError.isSqlError(u) && u.reason._tag === "ConnectionError"
 
 /** The request parse error behind a failure, whether raised bare or wrapped in an HttpServerError. */
 const requestParseError = (u: unknown): HttpServerError.RequestParseError | undefined => {
@@ -84,6 +93,16 @@ export const fromCause = (
       return problem(400, `Invalid request ${error.kind.toLowerCase()}`)
     }
     if (HttpApiError.HttpApiPayloadTooLarge.is(error)) return problem(413, error.message)
+    if (databaseUnavailable(error)) {
+      return problem(503, "The database is unavailable; retry later", {
+        headers: { "retry-after": "1" },
+        extensions: {
+          type: problemType("service-unavailable"),
+          reason: "dependency_unavailable",
+          retryAfterSeconds: 1
+        }
+      })
+    }
   }
   if (Cause.hasInterruptsOnly(cause)) return problem(503, "The request was interrupted")
   return problem(500, "An unexpected error occurred")

@@ -4,10 +4,12 @@
  */
 import { HealthApi } from "@acme/contracts"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Fiber, Layer, Ref, Schema, Scope } from "effect"
+import { PgClient } from "@effect/sql-pg"
+import { Context, Deferred, Effect, Fiber, Layer, Redacted, Ref, Schema, Scope } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import type { HttpClientResponse } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware } from "effect/http-api"
+import { Reactivity } from "effect/reactivity"
 import { freePort } from "@acme/testing"
 import { connect } from "node:net"
 import { AdminServer, Service } from "../src/index.ts"
@@ -21,7 +23,8 @@ class ThingsGroup extends HttpApiGroup.make("things").add(
   HttpApiEndpoint.post("create", "/things", { payload: Thing, success: Thing }),
   HttpApiEndpoint.get("get", "/things/:id", { params: { id: Schema.Int }, success: Thing }),
   HttpApiEndpoint.get("slow", "/slow", { success: Schema.Struct({ done: Schema.Boolean }) }),
-  HttpApiEndpoint.get("boom", "/boom", { success: Thing })
+  HttpApiEndpoint.get("boom", "/boom", { success: Thing }),
+  HttpApiEndpoint.get("db", "/db", { success: Thing })
 ) {}
 
 class KitApi extends HttpApi.make("kit")
@@ -56,6 +59,19 @@ const ThingsLive = HttpApiBuilder.group(
         )
       )
       .handle("boom", () => Effect.die(new Error("secret: connection string postgres://admin:hunter2@db")))
+      .handle("db", () =>
+        // A real client of a PostgreSQL that is not there (nothing listens on the port), its
+        // failure made a defect as the repositories do.
+        Effect.gen(function* () {
+          const port = yield* freePort
+          const sql = yield* PgClient.make({
+            url: Redacted.make(`postgres://postgres@127.0.0.1:${port}/postgres`),
+            minConnections: 0
+          })
+          yield* sql`SELECT 1`
+          return { name: "unreachable", quantity: 1 }
+        }).pipe(Effect.scoped, Effect.provide(Reactivity.layer), Effect.orDie)
+      )
   })
 )
 
@@ -272,6 +288,22 @@ describe("service kit", () => {
         const logged = logs.find((line) => line.level === "error")
         assert.match(String(logged?.error), /hunter2/)
         assert.strictEqual(logged?.request_id, response.headers["x-request-id"])
+      })
+    )
+  )
+
+  it.live("a database that cannot be reached is a 503 problem with Retry-After, and is logged", () =>
+    withService(({ client, logs }) =>
+      Effect.gen(function* () {
+        const response = yield* client.get("/db")
+        assert.strictEqual(response.status, 503)
+        assert.strictEqual(response.headers["retry-after"], "1")
+        const problem = yield* problemOf(response)
+        assert.strictEqual(problem["reason"], "dependency_unavailable")
+        assert.strictEqual(problem["retryAfterSeconds"], 1)
+        assert.strictEqual(problem["detail"], "The database is unavailable; retry later")
+        const logged = logs.find((line) => line.level === "error")
+        assert.match(String(logged?.error), /ConnectionError|connect/i)
       })
     )
   )
