@@ -14,8 +14,8 @@
  * A statement borrows a session for its own duration and runs on the session's connection
  * unpinned (`PgPool.use`), as upstream's own pool does: the lease is already exclusive. A
  * transaction, stream or listener pins it (`PgPool.reserve`) for as long as its scope lasts.
- * (Pinning every statement, as this module first did, cost 15% of the CPU of a one-statement
- * read: bench/README.md.) `Connection` below adapts a `PgConnection` to `effect/sql`, as
+ * (Pinning every statement, as this module first did, cost a quarter of inventory's CPU per
+ * one-statement read: bench/README.md.) `Connection` below adapts a `PgConnection` to `effect/sql`, as
  * upstream's private one does.
  *
  * What a session counts as: `used` = leased by a statement, transaction, stream or listener;
@@ -149,6 +149,7 @@ export const make = Effect.fnUntraced(function* (
     json: (value: unknown) => Statement.fragment([PgJson(value)]),
     // A listener holds its session for as long as it listens.
     listen: (channel: string) => Effect.flatMap(reserve, (pg) => pg.listen(channel)),
+    // Inside a transaction it goes with it (delivered at COMMIT), as PostgreSQL's NOTIFY does.
     notify: (channel: string, payload: string) => Effect.asVoid(sql`SELECT pg_notify(${channel}, ${payload})`)
   })
   return { client, stats: Pool.stats(sessions) }
