@@ -1,8 +1,8 @@
 /**
  * The Effect floor for P1: inventory's `GET /products/{sku}` with nothing of ours around it. The
  * same contract schemas (`Sku`, `Product`, `ProductNotFound`) and the same SELECT decoded by
- * inventory's own row schema (`ProductRow`, `toProduct`), served by `HttpApiBuilder` on `NodeHttpServer` with `@effect/sql-pg`'s own
- * pool of the same size (`DB_POOL_MAX`, default 10); no kit middleware (request id, time bound,
+ * inventory's own row schema (`ProductRow`, `toProduct`), served by `HttpApiBuilder` on
+ * `NodeHttpServer` with `@effect/sql-pg`'s own pool of the same size (`DB_POOL_MAX`, default 10); no kit middleware (request id, time bound,
  * problem+json, metrics, request log), Effect's logger off, no tracer configured.
  *
  * What it is for: inventory / Fastify is the kit and Effect together; floor / Fastify is what

@@ -15,8 +15,8 @@
  * unpinned (`PgPool.use`), as upstream's own pool does: the lease is already exclusive. A
  * transaction, stream or listener pins it (`PgPool.reserve`) for as long as its scope lasts.
  * (Pinning every statement, as this module first did, cost a quarter of inventory's CPU per
- * one-statement read: bench/README.md.) `Connection` below adapts a `PgConnection` to `effect/sql`, as
- * upstream's private one does.
+ * one-statement read: bench/README.md.) `connection` below adapts a `PgConnection` to
+ * `effect/sql`, as upstream's private adapter does (it is not exported).
  *
  * What a session counts as: `used` = leased by a statement, transaction, stream or listener;
  * `idle` = open and not leased (a session whose connection died stays `idle` until its next

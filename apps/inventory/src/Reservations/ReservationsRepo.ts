@@ -163,7 +163,7 @@ export class ReservationsRepo extends Context.Service<
       // The `available >= quantity` condition never fails after `insert` locked and the caller
       // checked; it keeps this statement safe on its own, and the CHECK stays the backstop.
       const takeStock = (id: OrderId, items: ReadonlyArray<ReservationItem>) =>
-        sql`
+        sql<{ readonly taken: number }>`
           WITH items AS (
             SELECT * FROM unnest(
               ${items.map((i) => i.sku)}::text[],
@@ -186,10 +186,10 @@ export class ReservationsRepo extends Context.Service<
           SELECT (SELECT count(*) FROM taken)::int AS taken
         `.pipe(
           Effect.orDie,
-          Effect.flatMap((rows) =>
-            rows[0]?.["taken"] === items.length
+          Effect.flatMap(([row]) =>
+            row?.taken === items.length
               ? Effect.void
-              : Effect.die(new Error(`took stock for ${rows[0]?.["taken"]} of ${items.length} items`))
+              : Effect.die(new Error(`took stock for ${row?.taken} of ${items.length} items`))
           )
         )
 
